@@ -1,0 +1,1 @@
+"""npq-analytics: the NPQ DfE Analytics BigQuery datasets as code."""

@@ -1,0 +1,1 @@
+"""The subcommands: `register(subparsers)` adds one, and its `run(args)` returns the exit status."""

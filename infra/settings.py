@@ -1,0 +1,333 @@
+"""Stack settings: every config value typed and checked before any resource is declared.
+
+Config arrives as Pulumi gives it to a program: a flat map of full keys
+(`npq-analytics:kmsKey`, `gcp:project`) to strings. `load_settings` turns that map into one
+frozen `StackSettings` or raises `ConfigError` naming the key, the value and what is accepted.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+PROJECT_NAME = "npq-analytics"
+DEFAULT_LOCATION = "europe-west2"
+DEFAULT_TIME_TRAVEL_HOURS = 168
+LONG_LIVED = "long-lived"
+EPHEMERAL = "ephemeral"
+LIFECYCLES = (LONG_LIVED, EPHEMERAL)
+DATASET_PREFIX = "npq_events_"
+# Environments whose data is the service's history: never ephemeral, whatever the config says.
+PROTECTED_ENVIRONMENTS = frozenset({"production", "staging", "sandbox"})
+MAX_LABELS = 64
+
+
+class ConfigError(ValueError):
+    """A config value that is missing or not accepted; the message is one line."""
+
+    def __init__(self, key: str, value: object, accepted: str) -> None:
+        shown = "(not set)" if value is None else repr(value)
+        super().__init__(f"config {key} = {shown}: {accepted}")
+        self.key = key
+
+
+@dataclass(frozen=True)
+class ConfigKey:
+    """One accepted config key: its full name and what it accepts."""
+
+    name: str
+    accepted: str
+    namespace: str = PROJECT_NAME
+
+    @property
+    def full(self) -> str:
+        return f"{self.namespace}:{self.name}"
+
+
+KEYS: dict[str, ConfigKey] = {
+    key.name: key
+    for key in (
+        ConfigKey(
+            "project",
+            "a GCP project id: 6-30 lowercase letters, digits or hyphens, starting with a letter",
+            namespace="gcp",
+        ),
+        ConfigKey(
+            "environment",
+            "an environment name: lowercase letters, digits and hyphens, "
+            "starting with a letter, at most 30",
+        ),
+        ConfigKey(
+            "datasetId",
+            "a BigQuery dataset id: letters, digits and underscores, "
+            "at most 1024 (default npq_events_<environment>)",
+        ),
+        ConfigKey(
+            "location",
+            f"a BigQuery location such as europe-west2, EU or US (default {DEFAULT_LOCATION})",
+        ),
+        ConfigKey(
+            "kmsKey",
+            "a full Cloud KMS key name projects/<project>/locations/<location>/"
+            "keyRings/<ring>/cryptoKeys/<key>, in the dataset's location",
+        ),
+        ConfigKey(
+            "timeTravelHours",
+            f"whole hours from 48 to 168, a multiple of 24 (default {DEFAULT_TIME_TRAVEL_HOURS})",
+        ),
+        ConfigKey(
+            "hiddenPolicyTag",
+            "a full policy tag name projects/<project>/locations/"
+            "<location>/taxonomies/<id>/policyTags/<id>, in the dataset's location",
+        ),
+        ConfigKey(
+            "labels",
+            "a map of BigQuery labels: keys start with a lowercase letter, keys "
+            "and values are at most 63 lowercase letters, digits, '_' or '-'",
+        ),
+        ConfigKey(
+            "lifecycle",
+            f"{LONG_LIVED} (protected; the default) or {EPHEMERAL} (deleted with its stack)",
+        ),
+        ConfigKey(
+            "ownsKmsGrant",
+            "true or false (default false): whether this stack grants the "
+            "KMS key to BigQuery's encryption service account",
+        ),
+        ConfigKey(
+            "adopt",
+            "true or false (default false): import the existing dataset and "
+            "table instead of creating them",
+        ),
+        ConfigKey("prNumber", "a positive whole number: the pull request of a review app stack"),
+        ConfigKey("createdOn", "a date YYYY-MM-DD: when a review app stack was created"),
+        ConfigKey("description", "text describing the dataset"),
+    )
+}
+PROVIDER_NAMESPACES = frozenset({"gcp", "pulumi"})
+
+
+@dataclass(frozen=True)
+class StackSettings:
+    """What one stack declares, checked. Labels are sorted (key, value) pairs."""
+
+    stack: str
+    project: str
+    environment: str
+    dataset_id: str
+    location: str
+    kms_key: str
+    time_travel_hours: int
+    hidden_policy_tag: str | None
+    labels: tuple[tuple[str, str], ...]
+    lifecycle: str
+    owns_kms_grant: bool
+    adopt: bool
+    pr_number: int | None
+    created_on: str | None
+    description: str
+
+    @property
+    def protected(self) -> bool:
+        return self.lifecycle == LONG_LIVED
+
+
+_PROJECT_RE = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
+_ENV_RE = re.compile(r"^[a-z][a-z0-9-]{0,29}$")
+_DATASET_RE = re.compile(r"^[A-Za-z0-9_]{1,1024}$")
+_LOCATION_RE = re.compile(r"^(?:[a-z]+-[a-z]+[0-9]+|EU|US|eu|us)$")
+_KMS_RE = re.compile(
+    r"^projects/(?P<project>[^/]+)/locations/(?P<location>[^/]+)/keyRings/(?P<ring>[^/]+)"
+    r"/cryptoKeys/(?P<key>[^/]+)$"
+)
+_TAG_RE = re.compile(
+    r"^projects/(?P<project>[^/]+)/locations/(?P<location>[^/]+)/taxonomies/[0-9]+"
+    r"/policyTags/[0-9]+$"
+)
+_LABEL_KEY_RE = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
+_LABEL_VALUE_RE = re.compile(r"^[a-z0-9_-]{0,63}$")
+_DIGITS_RE = re.compile(r"^[0-9]{1,9}$")
+_DATE_RE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+_TRUE = ("true", "True", "TRUE")
+_FALSE = ("false", "False", "FALSE")
+
+
+def default_dataset_id(environment: str, pr_number: int | None = None) -> str:
+    """`npq_events_<environment>`, hyphens as underscores; a review PR gets `_pr_<N>`."""
+    base = DATASET_PREFIX + environment.replace("-", "_")
+    return base if pr_number is None else f"{base}_pr_{pr_number}"
+
+
+def kms_location(location: str) -> str:
+    """The Cloud KMS location that serves a BigQuery location (EU -> europe, US -> us)."""
+    return {"eu": "europe", "us": "us"}.get(location.lower(), location.lower())
+
+
+def load_settings(stack: str, config: Mapping[str, str]) -> StackSettings:
+    """Typed, validated settings from a flat Pulumi config map, or ConfigError."""
+    _reject_unknown(config)
+
+    def raw(name: str) -> str | None:
+        value = config.get(KEYS[name].full)
+        return None if value is None else str(value)
+
+    def fail(name: str, value: object, extra: str = "") -> ConfigError:
+        return ConfigError(KEYS[name].full, value, extra or KEYS[name].accepted)
+
+    project = raw("project")
+    if project is None or not _PROJECT_RE.match(project):
+        raise fail("project", project)
+
+    environment = raw("environment")
+    if environment is None or not _ENV_RE.match(environment):
+        raise fail("environment", environment)
+
+    pr_number = _positive_int(raw("prNumber"), fail("prNumber", raw("prNumber")))
+
+    lifecycle = raw("lifecycle") or LONG_LIVED
+    if lifecycle not in LIFECYCLES:
+        raise fail("lifecycle", lifecycle)
+    if lifecycle == EPHEMERAL and environment in PROTECTED_ENVIRONMENTS:
+        raise fail("lifecycle", lifecycle, f"{environment} holds history and must be {LONG_LIVED}")
+    if pr_number is not None and lifecycle != EPHEMERAL:
+        raise fail("lifecycle", lifecycle, f"a review app stack (prNumber set) is {EPHEMERAL}")
+
+    dataset_id = raw("datasetId") or default_dataset_id(environment, pr_number)
+    if not _DATASET_RE.match(dataset_id):
+        raise fail("datasetId", dataset_id)
+
+    location = raw("location") or DEFAULT_LOCATION
+    if not _LOCATION_RE.match(location):
+        raise fail("location", location)
+
+    kms_key = raw("kmsKey")
+    match = _KMS_RE.match(kms_key or "")
+    if match is None:
+        raise fail("kmsKey", kms_key)
+    if match["location"].lower() != kms_location(location):
+        raise fail(
+            "kmsKey",
+            kms_key,
+            f"the key must be in the dataset's location {location}, not {match['location']}",
+        )
+
+    hours_text = raw("timeTravelHours")
+    hours = DEFAULT_TIME_TRAVEL_HOURS
+    if hours_text is not None:
+        if not _DIGITS_RE.match(hours_text.strip()):
+            raise fail("timeTravelHours", hours_text)
+        hours = int(hours_text)
+        if not (48 <= hours <= 168 and hours % 24 == 0):
+            raise fail("timeTravelHours", hours_text)
+
+    tag = raw("hiddenPolicyTag") or None
+    if tag is not None:
+        tag_match = _TAG_RE.match(tag)
+        if tag_match is None:
+            raise fail("hiddenPolicyTag", tag)
+        if tag_match["location"].lower() != kms_location(location):
+            raise fail(
+                "hiddenPolicyTag",
+                tag,
+                f"the taxonomy must be in the dataset's location {location}",
+            )
+
+    owns_grant = _bool(raw("ownsKmsGrant"), fail("ownsKmsGrant", raw("ownsKmsGrant")))
+    if owns_grant and lifecycle == EPHEMERAL:
+        raise fail(
+            "ownsKmsGrant",
+            raw("ownsKmsGrant"),
+            "an ephemeral stack never owns the key grant: destroying it would revoke the key "
+            "for every dataset",
+        )
+    adopt = _bool(raw("adopt"), fail("adopt", raw("adopt")))
+    if adopt and lifecycle == EPHEMERAL:
+        raise fail("adopt", raw("adopt"), "only a long-lived stack adopts an existing dataset")
+
+    created_on = raw("createdOn") or None
+    if created_on is not None and not _DATE_RE.match(created_on):
+        raise fail("createdOn", created_on)
+
+    labels = _labels(raw("labels"), fail)
+    derived = {"environment": environment, "managed-by": "pulumi"}
+    if pr_number is not None:
+        derived["pr"] = str(pr_number)
+    if created_on is not None:
+        derived["created-on"] = created_on
+    merged = {**derived, **labels}
+    if len(merged) > MAX_LABELS:
+        raise fail("labels", raw("labels"), f"at most {MAX_LABELS} labels in all")
+
+    description = raw("description") or (
+        f"NPQ registration DfE Analytics events ({environment}"
+        + (f", pull request {pr_number}" if pr_number is not None else "")
+        + ")"
+    )
+
+    return StackSettings(
+        stack=stack,
+        project=project,
+        environment=environment,
+        dataset_id=dataset_id,
+        location=location,
+        kms_key=kms_key or "",
+        time_travel_hours=hours,
+        hidden_policy_tag=tag,
+        labels=tuple(sorted(merged.items())),
+        lifecycle=lifecycle,
+        owns_kms_grant=owns_grant,
+        adopt=adopt,
+        pr_number=pr_number,
+        created_on=created_on,
+        description=description,
+    )
+
+
+def _reject_unknown(config: Mapping[str, str]) -> None:
+    known = {key.full for key in KEYS.values()}
+    for full in sorted(config):
+        namespace = full.split(":", 1)[0]
+        if full in known or (namespace in PROVIDER_NAMESPACES and full != "gcp:project"):
+            continue
+        if namespace == PROJECT_NAME or ":" not in full:
+            names = ", ".join(sorted(k.name for k in KEYS.values() if k.namespace == PROJECT_NAME))
+            raise ConfigError(full, config[full], f"unknown key; accepted keys are {names}")
+
+
+def _bool(value: str | None, error: ConfigError) -> bool:
+    if value is None or value in _FALSE:
+        return False
+    if value in _TRUE:
+        return True
+    raise error
+
+
+def _positive_int(value: str | None, error: ConfigError) -> int | None:
+    if value is None:
+        return None
+    text = value.strip()
+    if not _DIGITS_RE.match(text) or int(text) < 1:
+        raise error
+    return int(text)
+
+
+def _labels(value: str | None, fail) -> dict[str, str]:
+    if value is None:
+        return {}
+    try:
+        parsed = json.loads(value)
+    except json.JSONDecodeError:
+        raise fail("labels", value) from None
+    if not isinstance(parsed, dict):
+        raise fail("labels", value)
+    labels: dict[str, str] = {}
+    for key, item in parsed.items():
+        text = str(item).lower() if isinstance(item, bool) else str(item)
+        if not _LABEL_KEY_RE.match(str(key)) or not _LABEL_VALUE_RE.match(text):
+            raise fail(
+                "labels", value, f"label {key}={text!r} is not accepted; " + KEYS["labels"].accepted
+            )
+        labels[str(key)] = text
+    return labels
