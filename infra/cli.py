@@ -6,13 +6,15 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from infra.commands import local as local_command
 from infra.commands import plan as plan_command
+from infra.commands import records as records_command
 from infra.commands import schema as schema_command
 from infra.errors import EXIT_USAGE, UserError
 from infra.settings import ConfigError
 from infra.stackfiles import StackFileError
 
-COMMANDS = (plan_command, schema_command)
+COMMANDS = (plan_command, schema_command, records_command, local_command)
 
 
 def build_parser() -> argparse.ArgumentParser:
