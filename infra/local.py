@@ -157,10 +157,12 @@ def up(
     now: datetime | None = None,
     seed: int = DEFAULT_SEED,
     env: Mapping[str, str] = os.environ,
+    project_dir: Path = ROOT,
 ) -> UpResult:
-    """Start the emulator (unless it runs) and give it `stack`'s table with sample events."""
+    """Start the emulator (unless it runs) and give it `stack`'s table with sample events
+    (the stack as `Pulumi.<stack>.yaml` in `project_dir` declares it)."""
     began = time.monotonic()
-    declaration = declare(settings_for(stack))
+    declaration = declare(settings_for(stack, project_dir))
     where = paths(env)
     state = read_state(where)
     started = False
@@ -218,7 +220,8 @@ def _load(
             )
             if errors:
                 raise UserError(f"the emulator refused sample events: {errors[0]}")
-    return Loaded(stack, table.ref, len(rows), kept=False, newest=rows[-1][schema.OCCURRED_AT])
+    newest = rows[-1][schema.OCCURRED_AT].split(".")[0] + "Z"
+    return Loaded(stack, table.ref, len(rows), kept=False, newest=newest)
 
 
 def _count(client: bigquery.Client, table_ref: str, time_column: str) -> tuple[int, str | None]:

@@ -53,7 +53,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run_up(args: argparse.Namespace) -> int:
     out = console()
-    result = local.up(args.stack, args.port, step=lambda message: _step(out, message))
+    result = local.up(
+        args.stack,
+        args.port,
+        step=lambda message: _step(out, message),
+        project_dir=args.project_dir,
+    )
     state = result.state
     where = f"{state.endpoint} (pid {state.pid})"
     if result.loaded is None:

@@ -97,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
     window = parse_window(args.since, args.until, utc_now())
     limit = records.parse_limit(args.limit)
     max_bytes = bytesize.parse_bytes("--max-bytes", args.max_bytes)
-    declaration = declare(settings_for(args.stack))
+    declaration = declare(settings_for(args.stack, args.project_dir))
     project = declaration.dataset.project
     if args.local:
         endpoint = local.local_endpoint(args.stack)
@@ -208,6 +208,11 @@ def _subject(event: dict) -> str:
     return ""
 
 
+def _short_time(iso: str) -> str:
+    """`2026-11-27T10:00:00.123456Z` as `2026-11-27 10:00:00`, for a narrow column."""
+    return iso.replace("T", " ")[:19]
+
+
 def _details(event: dict) -> list[str]:
     lines = []
     for name in _DETAILS:
@@ -237,18 +242,19 @@ def _print_table(events: list[dict], limit: int) -> None:
             ]
             out.print("  ".join(field for field in fields if field), markup=False)
     else:
-        table = Table(show_lines=True, header_style="bold")
-        table.add_column(schema.OCCURRED_AT, style="cyan", no_wrap=True)
-        table.add_column(schema.EVENT_TYPE, style="bold")
-        table.add_column("subject")
-        table.add_column("details", overflow="fold")
+        table = Table(show_lines=True, header_style="bold", expand=True)
+        table.add_column(f"{schema.OCCURRED_AT} (UTC)", style="cyan", no_wrap=True)
+        table.add_column(schema.EVENT_TYPE, style="bold", no_wrap=True)
+        table.add_column("subject", overflow="fold", max_width=36)
+        table.add_column("details", overflow="fold", ratio=1)
         for event in events:
             table.add_row(
-                Text(str(event[schema.OCCURRED_AT])),
+                Text(_short_time(str(event[schema.OCCURRED_AT]))),
                 Text(str(event[schema.EVENT_TYPE])),
                 Text(_subject(event)),
                 Text("\n".join(_details(event))),
             )
         out.print(table)
     more = " (the limit: --limit for more)" if len(events) == limit else ""
-    out.print(f"{len(events)} events, newest first{more}", markup=False)
+    noun = "event" if len(events) == 1 else "events"
+    out.print(f"{len(events)} {noun}, newest first{more}", markup=False)
