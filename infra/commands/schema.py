@@ -79,7 +79,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_export(args: argparse.Namespace) -> int:
-    declaration = declare(settings_for(args.stack)) if args.stack else None
+    declaration = declare(settings_for(args.stack, args.project_dir)) if args.stack else None
     if args.format == "ddl":
         if declaration is None:
             raise UserError("schema export --format ddl needs --stack NAME to name the table")
