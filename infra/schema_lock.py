@@ -49,18 +49,18 @@ def schema_text(policy_tag: str | None = None) -> str:
     return schema.to_json(schema.EVENTS, policy_tag, indent=2) + "\n"
 
 
-def declared_settings(root: Path = ROOT) -> dict[str, dict]:
+def declared_settings(stack_dir: Path = ROOT) -> dict[str, dict]:
     """Every committed stack's table settings, from the declared state (schema left out)."""
     settings = {}
-    for stack in committed_stacks(root):
-        table = declare(settings_for(stack, root)).table.api_repr()
+    for stack in committed_stacks(stack_dir):
+        table = declare(settings_for(stack, stack_dir)).table.api_repr()
         table.pop("schema")
         settings[stack] = table
     return settings
 
 
-def settings_text(root: Path = ROOT) -> str:
-    return json.dumps(declared_settings(root), indent=2) + "\n"
+def settings_text(stack_dir: Path = ROOT) -> str:
+    return json.dumps(declared_settings(stack_dir), indent=2) + "\n"
 
 
 def read_settings_lock(path: Path) -> dict[str, dict]:
@@ -89,13 +89,13 @@ def read_schema_lock(path: Path) -> list[dict]:
     return read_schema_file(path).fields
 
 
-def check(lock_dir: Path = LOCK_DIR, root: Path = ROOT) -> LockCheck:
+def check(lock_dir: Path = LOCK_DIR, stack_dir: Path = ROOT) -> LockCheck:
     """The code (old = lock, new = code) against both lock files; SchemaFileError if unreadable."""
     locked_schema = read_schema_lock(lock_dir / SCHEMA_LOCK)
     locked_settings = read_settings_lock(lock_dir / SETTINGS_LOCK)
     code_schema = schema.to_api(schema.EVENTS)
     findings = [Finding(SCHEMA_SCOPE, c) for c in classify_schema(locked_schema, code_schema)]
-    code_settings = declared_settings(root)
+    code_settings = declared_settings(stack_dir)
     for stack in sorted(set(locked_settings) | set(code_settings)):
         scope = f"table {stack}"
         if stack not in locked_settings:
@@ -110,13 +110,13 @@ def check(lock_dir: Path = LOCK_DIR, root: Path = ROOT) -> LockCheck:
     return LockCheck(tuple(findings), schema_notes(locked_schema, code_schema))
 
 
-def write(lock_dir: Path = LOCK_DIR, root: Path = ROOT) -> list[Path]:
+def write(lock_dir: Path = LOCK_DIR, stack_dir: Path = ROOT) -> list[Path]:
     """Write both lock files from the code; the paths whose content changed."""
     lock_dir.mkdir(parents=True, exist_ok=True)
     written = []
     for path, text in (
         (lock_dir / SCHEMA_LOCK, schema_text()),
-        (lock_dir / SETTINGS_LOCK, settings_text(root)),
+        (lock_dir / SETTINGS_LOCK, settings_text(stack_dir)),
     ):
         if not path.is_file() or path.read_text(encoding="utf-8") != text:
             path.write_text(text, encoding="utf-8")

@@ -144,14 +144,19 @@ def test_a_new_kms_key_in_a_stack_file_fails_the_check(clone):
     assert "copy job" in line
 
 
-def test_a_new_stack_makes_the_lock_stale(clone):
-    shutil.copy(clone / "Pulumi.sandbox.yaml", clone / "Pulumi.training.yaml")
-    edit(clone / "Pulumi.training.yaml", "environment: sandbox", "environment: training")
-    result = schema_lock.check(clone / "schema", root=clone)
+def test_a_new_stack_makes_the_lock_stale(tmp_path):
+    for stack_file in ROOT.glob("Pulumi*.yaml"):
+        shutil.copy(stack_file, tmp_path / stack_file.name)
+    shutil.copy(tmp_path / "Pulumi.sandbox.yaml", tmp_path / "Pulumi.training.yaml")
+    edit(tmp_path / "Pulumi.training.yaml", "environment: sandbox", "environment: training")
+    result = schema_lock.check(ROOT / "schema", tmp_path)
     assert [(f.scope, f.change.change, f.change.effect) for f in result.findings] == [
         ("table training", "stack_added", "in_place")
     ]
     assert not result.destructive
+    check = run_cli("--project-dir", str(tmp_path), "schema", "check")
+    assert check.returncode == 3, check.stdout + check.stderr
+    assert "table training: training (stack_added)" in check.stdout
 
 
 # --- unreadable locks ---------------------------------------------------------------------------

@@ -91,7 +91,7 @@ def run_export(args: argparse.Namespace) -> int:
 
 
 def run_check(args: argparse.Namespace) -> int:
-    result = _lock_check(args.lock_dir)
+    result = _lock_check(args.lock_dir, args.project_dir)
     out = console()
     for finding in result.findings:
         _print_change(finding.change, finding.scope)
@@ -122,7 +122,7 @@ def run_lock(args: argparse.Namespace) -> int:
     present = [lock_dir / name for name in (schema_lock.SCHEMA_LOCK, schema_lock.SETTINGS_LOCK)]
     if all(path.exists() for path in present):
         try:
-            result = schema_lock.check(lock_dir)
+            result = schema_lock.check(lock_dir, args.project_dir)
         except SchemaFileError as exc:
             if not args.accept_destructive:
                 raise UserError(
@@ -151,7 +151,7 @@ def run_lock(args: argparse.Namespace) -> int:
             "change cannot be checked; restore it from git, or rerun with --accept-destructive "
             "to write both from the code"
         )
-    written = schema_lock.write(lock_dir)
+    written = schema_lock.write(lock_dir, args.project_dir)
     if written:
         out.print(
             f"schema lock: wrote {', '.join(str(path) for path in written)}; commit it",
@@ -201,9 +201,9 @@ def run_diff(args: argparse.Namespace) -> int:
     return EXIT_FINDINGS if destructive else EXIT_OK
 
 
-def _lock_check(lock_dir: Path) -> schema_lock.LockCheck:
+def _lock_check(lock_dir: Path, stack_dir: Path) -> schema_lock.LockCheck:
     try:
-        return schema_lock.check(lock_dir)
+        return schema_lock.check(lock_dir, stack_dir)
     except SchemaFileError as exc:
         raise UserError(str(exc), EXIT_USAGE) from None
 
