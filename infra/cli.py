@@ -8,12 +8,13 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from infra.commands import plan as plan_command
+from infra.commands import preview_gate as preview_gate_command
 from infra.commands import schema as schema_command
 from infra.errors import EXIT_USAGE, UserError
 from infra.settings import ConfigError
 from infra.stackfiles import ROOT, StackFileError
 
-COMMANDS = (plan_command, schema_command)
+COMMANDS = (plan_command, schema_command, preview_gate_command)
 
 
 def build_parser() -> argparse.ArgumentParser:
