@@ -74,6 +74,11 @@ def live_table(declaration: Declaration) -> dict:
     return body
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 128  # listen() backlog: many stacks connect at once
+
+
 @dataclass(frozen=True)
 class Fault:
     """An answer other than the resource: an HTTP error and/or a delay, `times` times."""
@@ -138,9 +143,7 @@ class StubBigQuery:
             def log_message(self, format: str, *args: object) -> None:
                 return
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self._server.request_queue_size = 128
+        self._server = _Server(("127.0.0.1", 0), Handler)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
         return self
