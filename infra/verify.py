@@ -26,7 +26,7 @@ from infra.stackfiles import REVIEW_BASE_STACK, review_pr_number, stack_file
 DRIFT = "drift"
 NOTE = "note"
 LEVELS = (DRIFT, NOTE)
-CREATE = "create"
+CREATE = schema_changes.CREATE  # a dataset or table that does not exist
 # Every effect a finding or a stack can have, least to most harmful.
 EFFECTS = ("none", "in_place", CREATE, "drop_column", "replace")
 assert set(schema_changes.EFFECTS) | {CREATE} == set(EFFECTS)
