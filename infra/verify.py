@@ -407,13 +407,18 @@ def _schema_findings(declaration: Declaration, live: Mapping, mode: _Mode) -> li
             for path, names in tags
         ]
     findings += [
-        Finding(NOTE, "schema", None, None, "none", note)
+        # The classifier calls the two sides OLD (what exists) and NEW (the code).
+        Finding(NOTE, "schema", None, None, "none", _sides(note))
         for note in schema_changes.schema_notes(have, want)
     ]
     for change in schema_changes.classify_schema(have, want):
         suffix = _ATTRIBUTE_PATHS.get(change.change, "")
         findings.append(_from_change(f"schema.{change.path}{suffix}", change, mode))
     return findings
+
+
+def _sides(note: str) -> str:
+    return note.replace(" in OLD", " live").replace(" in NEW", " in the code")
 
 
 # A schema change about one attribute of a column gets the attribute in its finding's path.
@@ -451,7 +456,7 @@ def _from_change(path: str, change: schema_changes.Change, mode: _Mode) -> Findi
             _plain(change.new),
             _plain(change.old),
             "none",
-            f"{change.message} (a note; --strict makes a description difference drift)",
+            f"{change.message.rstrip('.')} (a note; --strict makes it drift)",
         )
     level = NOTE if change.effect == "none" else DRIFT
     message = change.message
