@@ -12,11 +12,19 @@ from infra.commands import plan as plan_command
 from infra.commands import preview_gate as preview_gate_command
 from infra.commands import records as records_command
 from infra.commands import schema as schema_command
+from infra.commands import verify as verify_command
 from infra.errors import EXIT_USAGE, UserError
 from infra.settings import ConfigError
 from infra.stackfiles import ROOT, StackFileError
 
-COMMANDS = (plan_command, schema_command, preview_gate_command, records_command, local_command)
+COMMANDS = (
+    plan_command,
+    schema_command,
+    verify_command,
+    preview_gate_command,
+    records_command,
+    local_command,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
