@@ -19,6 +19,7 @@ from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from pathlib import Path
+from types import MappingProxyType
 
 from google.api_core import exceptions as api_exceptions
 from google.cloud import bigquery
@@ -38,6 +39,9 @@ DEFAULT_STATE_DIR = ROOT / ".npq-events"
 DEFAULT_STACK = "staging"
 INSERT_BATCH = 500
 _EMULATOR_MODULE = "infra.emulator"
+# The environment a client of the local emulator reads credentials from: none. A real key
+# would be sent to loopback for nothing, and refreshing its token needs the internet.
+NO_CREDENTIALS: Mapping[str, str] = MappingProxyType({})
 
 Step = Callable[[str], AbstractContextManager]
 
@@ -202,7 +206,7 @@ def _load(
     now: datetime,
     seed: int,
 ) -> Loaded:
-    client = make_client(declaration.dataset.project, state.endpoint, env={})
+    client = make_client(declaration.dataset.project, state.endpoint, env=NO_CREDENTIALS)
     table = declaration.table
     with step(f"Creating {table.ref} as the {stack} stack declares it"), _api(state):
         create_declared(client, declaration)
@@ -287,22 +291,28 @@ def status(env: Mapping[str, str] = os.environ) -> tuple[LocalState | None, bool
     return state, is_alive(state) and emulator.answers(state.endpoint, state.project)
 
 
-def local_endpoint(stack: str | None = None, env: Mapping[str, str] = os.environ) -> str:
-    """The endpoint of the running local emulator (holding `stack`, when given), or UserError.
+def local_endpoint(*stacks: str, env: Mapping[str, str] = os.environ) -> str:
+    """The endpoint of the running local emulator, holding every stack named, or UserError.
 
-    A client for it must not send real credentials: use `make_client(project, endpoint,
-    env={})`.
+    A client for it must not send real credentials: make_client(project, endpoint,
+    env=NO_CREDENTIALS).
     """
-    hint = f" --stack {stack}" if stack else ""
+    hint = f" --stack {stacks[0]}" if len(stacks) == 1 else ""
     state, running = status(env)
     if state is None or not running:
         raise UserError(
             f"no local emulator runs (state: {paths(env).state_file}); "
             f"start one with: npq-events local up{hint}"
         )
-    if stack is not None and stack not in state.stacks:
+    missing = [stack for stack in dict.fromkeys(stacks) if stack not in state.stacks]
+    if missing:
+        load = (
+            f"load it with: npq-events local up --stack {missing[0]}"
+            if len(missing) == 1
+            else "load each with: npq-events local up --stack NAME"
+        )
         raise UserError(
-            f"the local emulator holds {', '.join(state.stacks) or 'no stack'}, not {stack}; "
-            f"load it with: npq-events local up{hint}"
+            f"the local emulator holds {', '.join(state.stacks) or 'no stack'}, not "
+            f"{', '.join(missing)}; {load}"
         )
     return state.endpoint

@@ -16,12 +16,13 @@ from infra.errors import EXIT_FINDINGS, EXIT_USAGE, UserError
 from infra.stackfiles import settings_for
 from tests.conftest import run_cli
 
-NO_CREDENTIALS = {"BIGQUERY_DFE_ANALYTICS_API_JSON_KEY": "", "GOOGLE_APPLICATION_CREDENTIALS": ""}
+# --local never reads credentials: a malformed key would stop any command that did.
+MALFORMED_KEY = {"BIGQUERY_DFE_ANALYTICS_API_JSON_KEY": '{"not": "a key"}'}
 
 
 @pytest.fixture
 def state_env(tmp_path):
-    env = {local.STATE_DIR_ENV: str(tmp_path / "state"), **NO_CREDENTIALS}
+    env = {local.STATE_DIR_ENV: str(tmp_path / "state"), **MALFORMED_KEY}
     yield env
     local.down(env)  # whatever a failed test left running
 
@@ -49,6 +50,14 @@ def test_local_up_then_records_then_down(state_env):
     state_file = Path(state_env[local.STATE_DIR_ENV]) / "local" / "state.json"
     state = json.loads(state_file.read_text())
     assert (state["port"], state["stacks"]) == (port, ["staging"])
+
+    verified = _ok(run_cli("verify", "--stack", "staging", "--local", env=state_env))
+    assert "staging: ecf-bq.npq_events_staging.events: match" in verified.stdout
+    unloaded = run_cli(
+        "verify", "--stack", "staging", "--stack", "review", "--local", env=state_env
+    )
+    assert unloaded.returncode == EXIT_USAGE
+    assert "holds staging, not review" in _one_error_line(unloaded)
 
     # The done-when: only events of the last two days, and all of them.
     result = _ok(

@@ -6,6 +6,7 @@ import argparse
 import contextlib
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 from rich.console import Console
 from rich.markup import escape
@@ -87,8 +88,9 @@ def run_up(args: argparse.Namespace) -> int:
             "npq-events local down first to move it)",
             markup=False,
         )
-    out.print(f"  state: {local.paths().state_file}", markup=False)
+    out.print(f"  state: {_shown(local.paths().state_file)}", markup=False)
     out.print("Try:", markup=False)
+    out.print(f"  npq-events verify --stack {args.stack} --local", markup=False)
     out.print(f"  npq-events records --stack {args.stack} --local --since 2d", markup=False)
     out.print("  npq-events local down", markup=False)
     return EXIT_OK
@@ -129,6 +131,14 @@ def run_status(args: argparse.Namespace) -> int:
     else:
         out.print("No local BigQuery runs; start one with: npq-events local up", markup=False)
     return EXIT_FINDINGS
+
+
+def _shown(path: Path) -> Path:
+    """A path relative to the working directory when it lies below it."""
+    try:
+        return path.relative_to(Path.cwd())
+    except ValueError:
+        return path
 
 
 @contextlib.contextmanager

@@ -101,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
     project = declaration.dataset.project
     if args.local:
         endpoint = local.local_endpoint(args.stack)
-        client = make_client(project, endpoint, env={})
+        client = make_client(project, endpoint, env=local.NO_CREDENTIALS)
     else:
         endpoint = args.api_endpoint
         client = make_client(project, endpoint)
