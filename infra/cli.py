@@ -7,15 +7,24 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from infra.commands import local as local_command
 from infra.commands import plan as plan_command
 from infra.commands import preview_gate as preview_gate_command
+from infra.commands import records as records_command
 from infra.commands import schema as schema_command
 from infra.commands import verify as verify_command
 from infra.errors import EXIT_USAGE, UserError
 from infra.settings import ConfigError
 from infra.stackfiles import ROOT, StackFileError
 
-COMMANDS = (plan_command, schema_command, verify_command, preview_gate_command)
+COMMANDS = (
+    plan_command,
+    schema_command,
+    verify_command,
+    preview_gate_command,
+    records_command,
+    local_command,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -138,13 +138,34 @@ def answers(endpoint: str, project: str) -> bool:
 
 
 def is_running(pid: int) -> bool:
+    """Whether the process lives. A zombie does not: an emulator left by an earlier
+    `npq-events local up` is reparented to PID 1, which in a container may never reap it."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    return not _is_zombie(pid)
+
+
+def _is_zombie(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False  # no /proc (macOS): launchd reaps orphans
+    # Field 3, after the parenthesised command name (which may itself hold spaces).
+    state = stat.rpartition(")")[2].split()
+    return bool(state) and state[0] in ("Z", "X")
+
+
+def command_line(pid: int) -> str | None:
+    """The process's command line where /proc shows it, else None."""
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return None
+    return raw.replace(b"\0", b" ").decode(errors="replace").strip()
 
 
 def stop(pid: int, timeout: float = 10.0) -> bool:

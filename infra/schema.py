@@ -118,6 +118,53 @@ EVENTS: tuple[Column, ...] = (
 )
 
 
+# Column names that readers refer to (records, the local sample events), spelled once here.
+# check_reader_names() (run by the tests) keeps them equal to EVENTS; it does not run at import,
+# so that a renamed column still reaches the schema gate, which says what the rename destroys.
+OCCURRED_AT = PARTITION_FIELD
+EVENT_TYPE = "event_type"
+USER_ID = "user_id"
+REQUEST_UUID = "request_uuid"
+REQUEST_METHOD = "request_method"
+REQUEST_PATH = "request_path"
+REQUEST_USER_AGENT = "request_user_agent"
+REQUEST_REFERER = "request_referer"
+REQUEST_QUERY = "request_query"
+RESPONSE_CONTENT_TYPE = "response_content_type"
+RESPONSE_STATUS = "response_status"
+DATA = "DATA"
+HIDDEN_DATA = "hidden_DATA"
+ENTITY_TABLE_NAME = "entity_table_name"
+EVENT_TAGS = "event_tags"
+ANONYMISED_USER_AGENT_AND_IP = "anonymised_user_agent_and_ip"
+ENVIRONMENT = "environment"
+NAMESPACE = "namespace"
+# The nested fields of every key/value record column.
+KEY = "key"
+VALUE = "value"
+KEY_VALUE_COLUMNS: tuple[str, ...] = (REQUEST_QUERY, DATA, HIDDEN_DATA)
+READER_COLUMNS: tuple[str, ...] = (
+    OCCURRED_AT,
+    EVENT_TYPE,
+    USER_ID,
+    REQUEST_UUID,
+    REQUEST_METHOD,
+    REQUEST_PATH,
+    REQUEST_USER_AGENT,
+    REQUEST_REFERER,
+    REQUEST_QUERY,
+    RESPONSE_CONTENT_TYPE,
+    RESPONSE_STATUS,
+    DATA,
+    HIDDEN_DATA,
+    ENTITY_TABLE_NAME,
+    EVENT_TAGS,
+    ANONYMISED_USER_AGENT_AND_IP,
+    ENVIRONMENT,
+    NAMESPACE,
+)
+
+
 def walk(columns: Sequence[Column], prefix: str = "") -> Iterable[tuple[str, Column]]:
     """Every column with its dotted path, parents before children."""
     for column in columns:
@@ -299,3 +346,18 @@ def to_ddl(
 
 
 validate(EVENTS)
+
+
+def check_reader_names(columns: Sequence[Column] = EVENTS) -> None:
+    """Raise SchemaError unless every name readers use is a column, with key/value fields."""
+    top = {column.name: column for column in columns}
+    missing = [name for name in READER_COLUMNS if name not in top]
+    unnamed = [name for name in top if name not in READER_COLUMNS]
+    if missing or unnamed:
+        raise SchemaError(
+            f"the column names readers use do not match EVENTS: not in EVENTS {missing}, "
+            f"without a name constant {unnamed}"
+        )
+    for name in KEY_VALUE_COLUMNS:
+        if [field.name for field in top[name].fields] != [KEY, VALUE]:
+            raise SchemaError(f"column {name!r} must be a record of {KEY!r} and {VALUE!r}")

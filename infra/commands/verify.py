@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-from infra import verify_report
+from infra import local, verify_report
 from infra.bq import DEFAULT_DEADLINES, check_endpoint
 from infra.errors import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, UserError
 from infra.live import check_all, load_target
@@ -62,6 +62,12 @@ def add_endpoint_arguments(parser: argparse.ArgumentParser) -> argparse._Mutuall
         help="a BigQuery-compatible REST endpoint, e.g. http://127.0.0.1:9050 (a local "
         "emulator); requests go anonymously when no credentials are set",
     )
+    group.add_argument(
+        "--local",
+        action="store_true",
+        help="the local emulator started by 'npq-events local up' (it must hold each stack); "
+        "no credentials are sent",
+    )
     return group
 
 
@@ -80,10 +86,13 @@ def resolve_endpoint(args: argparse.Namespace) -> str | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    endpoint = resolve_endpoint(args)
     stacks = committed_stacks(args.project_dir) if args.all else list(dict.fromkeys(args.stack))
+    if args.local:
+        endpoint, credentials_env = local.local_endpoint(*stacks), local.NO_CREDENTIALS
+    else:
+        endpoint, credentials_env = resolve_endpoint(args), os.environ
     targets = [load_target(stack, args.project_dir) for stack in stacks]
-    results = _check_with_progress(targets, endpoint, args)
+    results = _check_with_progress(targets, endpoint, credentials_env, args)
     _write(results, args.format)
     for result in results:
         if result.status == ERROR:
@@ -100,10 +109,11 @@ def exit_status(results: list[StackResult]) -> int:
     return EXIT_OK
 
 
-def _check_with_progress(targets, endpoint, args) -> list[StackResult]:
+def _check_with_progress(targets, endpoint, credentials_env, args) -> list[StackResult]:
     err = console(stderr=True)
     options = {
         "api_endpoint": endpoint,
+        "env": credentials_env,
         "deadlines": DEFAULT_DEADLINES,
         "strict": args.strict,
         "adopt": args.adopt,

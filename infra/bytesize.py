@@ -1,0 +1,38 @@
+"""Byte counts as people write them (--max-bytes 1GB) and as they read them (3.4 MB)."""
+
+from __future__ import annotations
+
+import re
+
+from infra.errors import UserError
+
+_DECIMAL = {"": 1, "B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12, "PB": 10**15}
+_BINARY = {"KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40, "PIB": 2**50}
+_UNITS = {**_DECIMAL, **_BINARY}
+_SIZE_RE = re.compile(r"^([0-9]+(?:\.[0-9]+)?)\s*([A-Za-z]*)$")
+ACCEPTED = (
+    "a positive size such as 500MB, 1GB, 2.5TB or 10GiB (B, KB, MB, GB, TB, PB are powers of "
+    "1000; KiB, MiB, GiB, TiB, PiB powers of 1024), or a whole number of bytes"
+)
+
+
+def parse_bytes(flag: str, value: str) -> int:
+    """A size such as `1GB` as a whole number of bytes, or UserError naming flag and value."""
+    match = _SIZE_RE.match(value.strip())
+    unit = match[2].upper() if match else ""
+    if match is None or unit not in _UNITS or (not unit and "." in match[1]):
+        raise UserError(f"{flag} {value!r} is not accepted: give {ACCEPTED}")
+    size = int(float(match[1]) * _UNITS[unit])
+    if size < 1:
+        raise UserError(f"{flag} {value!r} is not accepted: give {ACCEPTED}")
+    return size
+
+
+def human(size: int) -> str:
+    """A byte count in decimal units as BigQuery's console shows them: `3.4 MB`, `0 B`."""
+    for unit in ("PB", "TB", "GB", "MB", "KB"):
+        scale = _DECIMAL[unit]
+        if size >= _DECIMAL["KB"] and round(size / scale, 1) >= 1:
+            shown = f"{size / scale:.1f}".removesuffix(".0")
+            return f"{shown} {unit}"
+    return f"{size} B"

@@ -1,0 +1,111 @@
+"""--since/--until, --max-bytes and --limit: what people type, and one line when it is wrong."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from infra.bytesize import human, parse_bytes
+from infra.errors import EXIT_USAGE, UserError
+from infra.records import MAX_LIMIT, parse_limit
+from infra.window import parse_when, parse_window
+
+NOW = datetime(2026, 11, 27, 10, 30, 15, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("30m", NOW - timedelta(minutes=30)),
+        ("24h", NOW - timedelta(hours=24)),
+        ("7d", NOW - timedelta(days=7)),
+        ("2w", NOW - timedelta(weeks=2)),
+        ("2026-11-01", datetime(2026, 11, 1, tzinfo=UTC)),
+        ("2026-11-01T09:15", datetime(2026, 11, 1, 9, 15, tzinfo=UTC)),
+        ("2026-11-01T09:15:30Z", datetime(2026, 11, 1, 9, 15, 30, tzinfo=UTC)),
+        ("2026-11-01T10:15:30+01:00", datetime(2026, 11, 1, 9, 15, 30, tzinfo=UTC)),
+        ("now", NOW),
+    ],
+)
+def test_since_values(value, expected):
+    assert parse_when("--since", value, NOW) == expected
+
+
+def test_a_date_as_the_end_includes_that_whole_day():
+    window = parse_window("2026-11-01", "2026-11-01", NOW)
+    assert window.since == datetime(2026, 11, 1, tzinfo=UTC)
+    assert window.until == datetime(2026, 11, 2, tzinfo=UTC)
+
+
+def test_default_window_is_the_last_day():
+    window = parse_window(None, None, NOW)
+    assert (window.since, window.until) == (NOW - timedelta(hours=24), NOW)
+
+
+@pytest.mark.parametrize(
+    ("flag", "value"),
+    [
+        ("--since", "3x"),
+        ("--since", "yesterday"),
+        ("--until", "-2d"),
+        ("--until", "2026-02-30"),
+        ("--since", "2026-11-01 9am"),
+        ("--since", ""),
+    ],
+)
+def test_bad_time_is_one_line_naming_flag_value_and_forms(flag, value):
+    with pytest.raises(UserError) as caught:
+        parse_when(flag, value, NOW)
+    message = str(caught.value)
+    assert "\n" not in message
+    assert message.startswith(f"{flag} {value!r} is not accepted")
+    assert "24h" in message and "YYYY-MM-DD" in message
+    assert caught.value.exit_code == EXIT_USAGE
+
+
+def test_a_window_that_ends_before_it_starts_is_refused():
+    with pytest.raises(UserError, match=r"--since '2026-11-30'.* is not before --until"):
+        parse_window("2026-11-30", None, NOW)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("1GB", 10**9),
+        ("500MB", 5 * 10**8),
+        ("2.5TB", 25 * 10**11),
+        ("10GiB", 10 * 2**30),
+        ("1 gb", 10**9),
+        ("12345", 12345),
+    ],
+)
+def test_sizes(value, expected):
+    assert parse_bytes("--max-bytes", value) == expected
+
+
+@pytest.mark.parametrize("value", ["0", "-1GB", "1.5", "GB", "1XB", "1e9", ""])
+def test_bad_size_is_one_line(value):
+    with pytest.raises(UserError) as caught:
+        parse_bytes("--max-bytes", value)
+    assert str(caught.value).startswith(f"--max-bytes {value!r} is not accepted: give")
+    assert "1GB" in str(caught.value)
+
+
+@given(st.integers(min_value=1, max_value=10**17))
+def test_a_shown_size_reads_back_close_to_itself(size):
+    shown = human(size).replace(" ", "")
+    assert abs(parse_bytes("--max-bytes", shown) - size) <= max(size * 0.05, 1)
+
+
+@pytest.mark.parametrize("value", ["1", "20", str(MAX_LIMIT)])
+def test_limits(value):
+    assert parse_limit(value) == int(value)
+
+
+@pytest.mark.parametrize("value", ["0", "-3", "ten", str(MAX_LIMIT + 1), "2.5"])
+def test_bad_limit(value):
+    with pytest.raises(UserError, match=rf"^--limit {value!r} is not accepted"):
+        parse_limit(value)
