@@ -36,92 +36,9 @@ LEGACY_TYPES = frozenset(
 )
 MODES = ("NULLABLE", "REQUIRED", "REPEATED")
 
-TABLE_ID = "events"
-TABLE_DESCRIPTION = (
-    "DfE Analytics events streamed by the NPQ registration service: web requests, "
-    "entity changes and entity table checks."
-)
-PARTITION_TYPE = "DAY"
-PARTITION_FIELD = "occurred_at"
-CLUSTER_FIELDS: tuple[str, ...] = ("event_type",)
-REQUIRE_PARTITION_FILTER = False
-# The column whose values carry personal data: the 'hidden' policy tag goes here.
-HIDDEN_PATH = "hidden_DATA.value"
-MAX_CLUSTER_FIELDS = 4
-PARTITION_TYPES = frozenset({"TIMESTAMP", "DATE"})
-
-
-class SchemaError(ValueError):
-    """The schema breaks one of BigQuery's rules or the table's own."""
-
-
-@dataclass(frozen=True)
-class Column:
-    """One column as BigQuery describes it (legacy type names, explicit mode)."""
-
-    name: str
-    type: str
-    mode: str
-    description: str
-    fields: tuple[Column, ...] = ()
-
-
-def _key_value(what: str) -> tuple[Column, ...]:
-    return (
-        Column("key", "STRING", "REQUIRED", f"Name of the {what}."),
-        Column("value", "STRING", "REPEATED", f"Values of the {what}, as strings."),
-    )
-
-
-EVENTS: tuple[Column, ...] = (
-    Column("occurred_at", "TIMESTAMP", "REQUIRED", "When the event happened (UTC)."),
-    Column("event_type", "STRING", "REQUIRED", "Kind of event, e.g. web_request, create_entity."),
-    Column("user_id", "STRING", "NULLABLE", "Id of the signed-in user, if any."),
-    Column("request_uuid", "STRING", "NULLABLE", "Id of the web request that caused the event."),
-    Column("request_method", "STRING", "NULLABLE", "HTTP method of the request."),
-    Column("request_path", "STRING", "NULLABLE", "Path of the request, without query string."),
-    Column("request_user_agent", "STRING", "NULLABLE", "User agent of the request."),
-    Column("request_referer", "STRING", "NULLABLE", "Referer header of the request."),
-    Column(
-        "request_query",
-        "RECORD",
-        "REPEATED",
-        "Query string parameters of the request.",
-        _key_value("query parameter"),
-    ),
-    Column("response_content_type", "STRING", "NULLABLE", "Content type of the response."),
-    Column("response_status", "STRING", "NULLABLE", "HTTP status of the response."),
-    Column(
-        "DATA",
-        "RECORD",
-        "REPEATED",
-        "Entity fields or custom event data.",
-        _key_value("field"),
-    ),
-    Column(
-        "hidden_DATA",
-        "RECORD",
-        "REPEATED",
-        "Entity fields that hold personal data.",
-        _key_value("hidden field"),
-    ),
-    Column("entity_table_name", "STRING", "NULLABLE", "Database table of the entity event."),
-    Column("event_tags", "STRING", "REPEATED", "Tags; the first holds an import or check id."),
-    Column(
-        "anonymised_user_agent_and_ip",
-        "STRING",
-        "NULLABLE",
-        "Hash of the user agent and IP address.",
-    ),
-    Column("environment", "STRING", "NULLABLE", "App environment that sent the event."),
-    Column("namespace", "STRING", "NULLABLE", "App namespace that sent the event."),
-)
-
-
-# Column names that readers refer to (records, the local sample events), spelled once here.
-# check_reader_names() (run by the tests) keeps them equal to EVENTS; it does not run at import,
-# so that a renamed column still reaches the schema gate, which says what the rename destroys.
-OCCURRED_AT = PARTITION_FIELD
+# Every column name, spelled once: EVENTS below and every reader (records, the sample events)
+# use these, so a rename here renames them all and reaches the schema gate as one change.
+OCCURRED_AT = "occurred_at"
 EVENT_TYPE = "event_type"
 USER_ID = "user_id"
 REQUEST_UUID = "request_uuid"
@@ -143,25 +60,86 @@ NAMESPACE = "namespace"
 KEY = "key"
 VALUE = "value"
 KEY_VALUE_COLUMNS: tuple[str, ...] = (REQUEST_QUERY, DATA, HIDDEN_DATA)
-READER_COLUMNS: tuple[str, ...] = (
-    OCCURRED_AT,
-    EVENT_TYPE,
-    USER_ID,
-    REQUEST_UUID,
-    REQUEST_METHOD,
-    REQUEST_PATH,
-    REQUEST_USER_AGENT,
-    REQUEST_REFERER,
-    REQUEST_QUERY,
-    RESPONSE_CONTENT_TYPE,
-    RESPONSE_STATUS,
-    DATA,
-    HIDDEN_DATA,
-    ENTITY_TABLE_NAME,
-    EVENT_TAGS,
-    ANONYMISED_USER_AGENT_AND_IP,
-    ENVIRONMENT,
-    NAMESPACE,
+
+TABLE_ID = "events"
+TABLE_DESCRIPTION = (
+    "DfE Analytics events streamed by the NPQ registration service: web requests, "
+    "entity changes and entity table checks."
+)
+PARTITION_TYPE = "DAY"
+PARTITION_FIELD = OCCURRED_AT
+CLUSTER_FIELDS: tuple[str, ...] = (EVENT_TYPE,)
+REQUIRE_PARTITION_FILTER = False
+# The column whose values carry personal data: the 'hidden' policy tag goes here.
+HIDDEN_PATH = f"{HIDDEN_DATA}.{VALUE}"
+MAX_CLUSTER_FIELDS = 4
+PARTITION_TYPES = frozenset({"TIMESTAMP", "DATE"})
+
+
+class SchemaError(ValueError):
+    """The schema breaks one of BigQuery's rules or the table's own."""
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column as BigQuery describes it (legacy type names, explicit mode)."""
+
+    name: str
+    type: str
+    mode: str
+    description: str
+    fields: tuple[Column, ...] = ()
+
+
+def _key_value(what: str) -> tuple[Column, ...]:
+    return (
+        Column(KEY, "STRING", "REQUIRED", f"Name of the {what}."),
+        Column(VALUE, "STRING", "REPEATED", f"Values of the {what}, as strings."),
+    )
+
+
+EVENTS: tuple[Column, ...] = (
+    Column(OCCURRED_AT, "TIMESTAMP", "REQUIRED", "When the event happened (UTC)."),
+    Column(EVENT_TYPE, "STRING", "REQUIRED", "Kind of event, e.g. web_request, create_entity."),
+    Column(USER_ID, "STRING", "NULLABLE", "Id of the signed-in user, if any."),
+    Column(REQUEST_UUID, "STRING", "NULLABLE", "Id of the web request that caused the event."),
+    Column(REQUEST_METHOD, "STRING", "NULLABLE", "HTTP method of the request."),
+    Column(REQUEST_PATH, "STRING", "NULLABLE", "Path of the request, without query string."),
+    Column(REQUEST_USER_AGENT, "STRING", "NULLABLE", "User agent of the request."),
+    Column(REQUEST_REFERER, "STRING", "NULLABLE", "Referer header of the request."),
+    Column(
+        REQUEST_QUERY,
+        "RECORD",
+        "REPEATED",
+        "Query string parameters of the request.",
+        _key_value("query parameter"),
+    ),
+    Column(RESPONSE_CONTENT_TYPE, "STRING", "NULLABLE", "Content type of the response."),
+    Column(RESPONSE_STATUS, "STRING", "NULLABLE", "HTTP status of the response."),
+    Column(
+        DATA,
+        "RECORD",
+        "REPEATED",
+        "Entity fields or custom event data.",
+        _key_value("field"),
+    ),
+    Column(
+        HIDDEN_DATA,
+        "RECORD",
+        "REPEATED",
+        "Entity fields that hold personal data.",
+        _key_value("hidden field"),
+    ),
+    Column(ENTITY_TABLE_NAME, "STRING", "NULLABLE", "Database table of the entity event."),
+    Column(EVENT_TAGS, "STRING", "REPEATED", "Tags; the first holds an import or check id."),
+    Column(
+        ANONYMISED_USER_AGENT_AND_IP,
+        "STRING",
+        "NULLABLE",
+        "Hash of the user agent and IP address.",
+    ),
+    Column(ENVIRONMENT, "STRING", "NULLABLE", "App environment that sent the event."),
+    Column(NAMESPACE, "STRING", "NULLABLE", "App namespace that sent the event."),
 )
 
 
@@ -346,18 +324,3 @@ def to_ddl(
 
 
 validate(EVENTS)
-
-
-def check_reader_names(columns: Sequence[Column] = EVENTS) -> None:
-    """Raise SchemaError unless every name readers use is a column, with key/value fields."""
-    top = {column.name: column for column in columns}
-    missing = [name for name in READER_COLUMNS if name not in top]
-    unnamed = [name for name in top if name not in READER_COLUMNS]
-    if missing or unnamed:
-        raise SchemaError(
-            f"the column names readers use do not match EVENTS: not in EVENTS {missing}, "
-            f"without a name constant {unnamed}"
-        )
-    for name in KEY_VALUE_COLUMNS:
-        if [field.name for field in top[name].fields] != [KEY, VALUE]:
-            raise SchemaError(f"column {name!r} must be a record of {KEY!r} and {VALUE!r}")

@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
-import pytest
-
 from infra import schema
 from infra.sample_events import sample_events
 
@@ -83,15 +81,3 @@ def test_the_event_types_and_shapes_dfe_analytics_sends():
         if row[schema.EVENT_TYPE] in ("import_entity", "import_entity_table_check")
     }
     assert len(import_ids) == 1
-
-
-def test_the_names_readers_use_are_the_schema_columns():
-    schema.check_reader_names()
-    renamed = tuple(
-        schema.Column("event_kind", c.type, c.mode, c.description, c.fields)
-        if c.name == schema.EVENT_TYPE
-        else c
-        for c in schema.EVENTS
-    )
-    with pytest.raises(schema.SchemaError, match="event_kind"):
-        schema.check_reader_names(renamed)

@@ -78,12 +78,8 @@ def test_the_settings_lock_records_every_committed_stack():
 
 def test_renaming_event_type_fails_the_check_saying_every_event_would_be_lost(clone):
     module = clone / "infra" / "schema.py"
-    edit(module, 'Column("event_type",', 'Column("event_kind",')
-    edit(
-        module,
-        'CLUSTER_FIELDS: tuple[str, ...] = ("event_type",)',
-        'CLUSTER_FIELDS = ("event_kind",)',
-    )
+    # One spelling renames the column, its clustering and every reader.
+    edit(module, 'EVENT_TYPE = "event_type"', 'EVENT_TYPE = "event_kind"')
     lock_before = (clone / "schema" / "events.lock.json").read_text()
 
     check = cli_in(clone, "schema", "check")
@@ -112,8 +108,8 @@ def test_renaming_event_type_fails_the_check_saying_every_event_would_be_lost(cl
 def test_a_new_nullable_column_is_stale_until_locked_then_passes(clone):
     edit(
         clone / "infra" / "schema.py",
-        '    Column("namespace", "STRING", "NULLABLE", "App namespace that sent the event."),\n',
-        '    Column("namespace", "STRING", "NULLABLE", "App namespace that sent the event."),\n'
+        '    Column(NAMESPACE, "STRING", "NULLABLE", "App namespace that sent the event."),\n',
+        '    Column(NAMESPACE, "STRING", "NULLABLE", "App namespace that sent the event."),\n'
         '    Column("app_version", "STRING", "NULLABLE", "Version of the app."),\n',
     )
     stale = cli_in(clone, "schema", "check")
