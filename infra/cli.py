@@ -7,12 +7,13 @@ import sys
 from collections.abc import Sequence
 
 from infra.commands import plan as plan_command
+from infra.commands import review as review_command
 from infra.commands import schema as schema_command
 from infra.errors import EXIT_USAGE, UserError
 from infra.settings import ConfigError
 from infra.stackfiles import StackFileError
 
-COMMANDS = (plan_command, schema_command)
+COMMANDS = (plan_command, schema_command, review_command)
 
 
 def build_parser() -> argparse.ArgumentParser:

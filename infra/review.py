@@ -110,10 +110,18 @@ def review_settings(pr: int, created_on: date, root: Path = ROOT) -> StackSettin
 
 
 def recorded_created_on(update_config: Mapping[str, Any] | None) -> date | None:
-    """The createdOn a stack's last update ran with (`stack history --json` config shape:
-    `{"npq-analytics:createdOn": {"value": "2025-01-02", "secret": false}}`), if any."""
+    """The createdOn a stack's last update ran with, if any.
+
+    Takes the update's config as the SDK gives it (key -> ConfigValue) or as
+    `stack history --json` prints it (key -> {"value": "2025-01-02", "secret": false}).
+    """
     entry = (update_config or {}).get(CREATED_ON_KEY)
-    value = entry.get("value") if isinstance(entry, Mapping) else None
+    if isinstance(entry, Mapping):
+        value = entry.get("value")
+    elif getattr(entry, "secret", True) is False:
+        value = getattr(entry, "value", None)
+    else:
+        value = None
     if not isinstance(value, str) or not _DATE_RE.match(value):
         return None
     try:

@@ -237,6 +237,14 @@ def test_the_recorded_creation_date(history_config, expected):
     assert review.recorded_created_on(history_config) == expected
 
 
+def test_the_recorded_creation_date_as_the_sdk_parses_it():
+    from pulumi.automation import ConfigValue
+
+    config = {"npq-analytics:createdOn": ConfigValue("2024-12-31")}
+    assert review.recorded_created_on(config) == date(2024, 12, 31)
+    assert review.recorded_created_on({"npq-analytics:createdOn": ConfigValue("x")}) is None
+
+
 def test_the_creation_date_is_set_once():
     assert review.choose_created_on(None, TODAY) == TODAY
     assert review.choose_created_on(date(2024, 6, 1), TODAY) == date(2024, 6, 1)
