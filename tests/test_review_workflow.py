@@ -45,6 +45,18 @@ def test_triggers_and_outputs(workflow):
     assert workflow["permissions"] == {"contents": "read", "id-token": "write"}
 
 
+def test_prune_never_runs_for_a_caller(workflow):
+    # A called workflow checks out the caller's repository unless told otherwise: prune, which
+    # does not, runs only in this repository, where infra-repository is never set.
+    condition = " ".join(workflow["jobs"]["prune"]["if"].split())
+    assert condition.startswith("inputs.infra-repository == '' && (")
+    review_app = workflow["jobs"]["review-app"]
+    checkout = next(
+        s for s in review_app["steps"] if s.get("uses", "").startswith("actions/checkout")
+    )
+    assert checkout["with"]["repository"] == "${{ inputs.infra-repository || github.repository }}"
+
+
 def test_google_auth_is_keyless(workflow):
     text = WORKFLOW.read_text()
     assert "credentials_json" not in text and "GOOGLE_CREDENTIALS" not in text
