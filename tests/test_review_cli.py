@@ -452,3 +452,57 @@ def test_prune_arguments_refused_before_any_call(standin, in_process, args, mess
     assert (code, out) == (2, "")
     assert message in err and err.count("\n") == 1
     assert standin.calls() == []
+
+
+# -- Pulumi's errors as one line -------------------------------------------------------------
+
+
+NOT_FOUND = "error: no stack named 'review-pr-4' found"
+DIAGNOSTICS = (
+    "Updating (review-pr-4):\nDiagnostics:\n  gcp:bigquery:Dataset (npq-events-dataset):\n"
+    "    error: googleapi: Error 403: Access Denied\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("stdout", "stderr", "code", "expected"),
+    [
+        ("", NOT_FOUND, 6, f"{NOT_FOUND} (pulumi exit 6)"),
+        (DIAGNOSTICS, "", 4, "error: googleapi: Error 403: Access Denied (pulumi exit 4)"),
+        (
+            "",
+            "warning: a\nerror: update failed\nerror: b",
+            1,
+            "error: update failed (pulumi exit 1)",
+        ),
+        ("", "", 255, "(no message) (pulumi exit 255)"),
+    ],
+)
+def test_pulumi_errors_become_one_line(stdout, stderr, code, expected):
+    from pulumi.automation._cmd import CommandResult
+    from pulumi.automation.errors import create_command_error
+
+    from infra import review_automation
+
+    error = create_command_error(CommandResult(stdout=stdout, stderr=stderr, code=code))
+    assert review_automation.command_error_line(error) == expected
+    context = review_automation.pulumi_errors("pulumi up of review-pr-4")
+    with pytest.raises(review_automation.UserError) as caught, context:
+        raise error
+    assert str(caught.value) == f"pulumi up of review-pr-4 failed: {expected}"
+
+
+def test_a_locked_stack_says_so():
+    from pulumi.automation._cmd import CommandResult
+    from pulumi.automation.errors import create_command_error
+
+    from infra import review_automation
+
+    stderr = "error: the stack is currently locked by 1 lock(s). Either wait for the other"
+    error = create_command_error(CommandResult(stdout="", stderr=stderr, code=1))
+    context = review_automation.pulumi_errors("pulumi destroy of review-pr-4")
+    with pytest.raises(review_automation.UserError) as caught, context:
+        raise error
+    assert str(caught.value) == (
+        "pulumi destroy of review-pr-4: the stack is locked by another update; retry later"
+    )

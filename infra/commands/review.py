@@ -10,6 +10,7 @@ import argparse
 import os
 from datetime import UTC, date, datetime
 
+from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
 from rich.table import Table
 from rich.text import Text
@@ -173,7 +174,9 @@ def run_prune(args: argparse.Namespace) -> int:
                 progress.advance(task)
     else:
         for number, choice in enumerate(plan.selected, start=1):
-            err.print(f"[{number}/{len(plan.selected)}] destroying {choice.stack.name}")
+            err.print(
+                f"[{number}/{len(plan.selected)}] destroying {choice.stack.name}", markup=False
+            )
             destroy_one(choice, _emitter(err))
     if failures:
         out.print(f"review prune: {len(failures)} failed: {', '.join(failures)}")
@@ -181,7 +184,7 @@ def run_prune(args: argparse.Namespace) -> int:
     return 0
 
 
-def _emitter(target):
+def _emitter(target: Console) -> review_automation.Emit:
     """Pulumi's output, line by line, on stderr (its own colours kept on a terminal)."""
     return lambda line: target.print(Text.from_ansi(line))
 
