@@ -22,6 +22,7 @@ from pulumi.runtime.stack import run_pulumi_func, wait_for_rpcs
 from infra.settings import PROJECT_NAME, load_settings
 from infra.stackfiles import ROOT, stack_config
 
+PROGRAM = ROOT / "__main__.py"
 DEFAULT_SA_TOKEN = "gcp:bigquery/getDefaultServiceAccount:getDefaultServiceAccount"
 # The encryption service account's email embeds the project number, known only at deploy.
 ENCRYPTION_ACCOUNT = "bq-<project-number>@bigquery-encryption.iam.gserviceaccount.com"
@@ -174,11 +175,11 @@ def run_program(stack: str, config: dict[str, str], program: Path) -> Plan:
     return Plan(stack=stack, resources=_record(monitor), outputs=stack_outputs)
 
 
-def plan_stack(stack: str, root: Path = ROOT) -> Plan:
-    """The offline plan of a stack from its committed config.
+def plan_stack(stack: str, stack_dir: Path = ROOT) -> Plan:
+    """The offline plan of a stack from its `Pulumi.<stack>.yaml` in `stack_dir`.
 
     Settings are checked before the program runs, so a bad value declares nothing.
     """
-    config = stack_config(stack, root)
+    config = stack_config(stack, stack_dir)
     load_settings(stack, config)
-    return run_program(stack, config, root / "__main__.py")
+    return run_program(stack, config, PROGRAM)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import uuid
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -27,6 +29,35 @@ def run_cli(
     )
 
 
+def isolated(declaration):
+    """The same declaration in a dataset of its own, so tests never share emulator state."""
+    dataset_id = f"{declaration.dataset.dataset_id}_{uuid.uuid4().hex[:8]}"
+    return replace(
+        declaration,
+        dataset=replace(declaration.dataset, dataset_id=dataset_id),
+        table=replace(declaration.table, dataset_id=dataset_id),
+    )
+
+
 @pytest.fixture
 def cli():
     return run_cli
+
+
+@pytest.fixture(scope="session")
+def emulator(tmp_path_factory):
+    """A real BigQuery REST implementation (bqemulator) on loopback, for the whole session."""
+    from infra import emulator as bqemu
+
+    log = tmp_path_factory.mktemp("emulator") / "emulator.log"
+    running = bqemu.start(bqemu.free_port(), project="ecf-bq", log_path=log)
+    yield running
+    bqemu.stop(running.pid)
+
+
+@pytest.fixture
+def bq_client(emulator):
+    """The real google-cloud-bigquery client, anonymous, against the emulator."""
+    from infra.bq import make_client
+
+    return make_client("ecf-bq", emulator.endpoint, env={})

@@ -26,7 +26,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    plan = plan_stack(args.stack)
+    plan = plan_stack(args.stack, args.project_dir)
     if args.format == "json":
         emit_json(plan.as_json())
     else:

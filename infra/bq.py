@@ -1,0 +1,91 @@
+"""A google-cloud-bigquery client for a stack: credentials, endpoint and short deadlines.
+
+Credentials, in order: the service account key JSON in BIGQUERY_DFE_ANALYTICS_API_JSON_KEY
+(the variable the team already uses), else Application Default Credentials (which read
+GOOGLE_APPLICATION_CREDENTIALS, workload identity federation or gcloud's login). With an
+explicit API endpoint (a local emulator) and neither set, requests go anonymously. Credential
+values are never printed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import google.auth
+from google.api_core.client_options import ClientOptions
+from google.auth.credentials import AnonymousCredentials, Credentials
+from google.auth.exceptions import DefaultCredentialsError
+from google.cloud import bigquery
+from google.oauth2 import service_account
+
+from infra.errors import UserError
+
+KEY_JSON_ENV = "BIGQUERY_DFE_ANALYTICS_API_JSON_KEY"
+ADC_FILE_ENV = "GOOGLE_APPLICATION_CREDENTIALS"
+SCOPES = ("https://www.googleapis.com/auth/bigquery",)
+# The client's default retry waits up to 10 minutes; a check must answer in seconds.
+CALL_TIMEOUT = 10.0
+RETRY_DEADLINE = 8.0
+RETRY = bigquery.DEFAULT_RETRY.with_deadline(RETRY_DEADLINE).with_delay(
+    initial=0.2, maximum=1.0, multiplier=2.0
+)
+_ENDPOINT_RE = re.compile(r"^https?://[A-Za-z0-9.\-\[\]:]+(?::[0-9]{1,5})?/?$")
+
+
+@dataclass(frozen=True)
+class Deadlines:
+    """How long one API call may take, and the bounded retry around it."""
+
+    timeout: float = CALL_TIMEOUT
+    retry: object = RETRY
+
+
+DEFAULT_DEADLINES = Deadlines()
+
+
+def check_endpoint(endpoint: str) -> str:
+    if not _ENDPOINT_RE.match(endpoint):
+        raise UserError(
+            f"--api-endpoint {endpoint!r} is not accepted: give http(s)://HOST[:PORT], "
+            "e.g. http://127.0.0.1:9050"
+        )
+    return endpoint.rstrip("/")
+
+
+def credentials(api_endpoint: str | None, env: Mapping[str, str] = os.environ) -> Credentials:
+    """The credentials to use, or UserError naming what is missing or malformed."""
+    key_json = env.get(KEY_JSON_ENV)
+    if key_json:
+        try:
+            info = json.loads(key_json)
+            return service_account.Credentials.from_service_account_info(info, scopes=SCOPES)
+        except (ValueError, TypeError, KeyError):
+            raise UserError(
+                f"{KEY_JSON_ENV} is set but is not a service account key file's JSON content"
+            ) from None
+    if api_endpoint and not env.get(ADC_FILE_ENV):
+        return AnonymousCredentials()
+    try:
+        found, _project = google.auth.default(scopes=SCOPES)
+    except DefaultCredentialsError as exc:
+        first = str(exc).splitlines()[0] if str(exc) else "none found"
+        raise UserError(
+            f"no Google credentials ({first.rstrip('.')}); set {KEY_JSON_ENV} or "
+            f"{ADC_FILE_ENV}, or run 'gcloud auth application-default login'"
+        ) from None
+    return found
+
+
+def make_client(
+    project: str, api_endpoint: str | None = None, env: Mapping[str, str] = os.environ
+) -> bigquery.Client:
+    """A client for `project`, against `api_endpoint` when given (e.g. a local emulator)."""
+    endpoint = check_endpoint(api_endpoint) if api_endpoint else None
+    options = ClientOptions(api_endpoint=endpoint) if endpoint else None
+    return bigquery.Client(
+        project=project, credentials=credentials(endpoint, env), client_options=options
+    )

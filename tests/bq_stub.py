@@ -1,0 +1,252 @@
+"""A loopback HTTP server answering BigQuery's REST `datasets.get` and `tables.get`.
+
+For what bqemulator cannot hold (CMEK keys, time travel other than 168 hours) and for faults
+(404, 403, 500, slow answers). It speaks the REST shapes of BigQuery API v2: the real
+google-cloud-bigquery client talks to it through `--api-endpoint`. Used by the tests and by
+bench/verify_concurrency.py.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+import threading
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from infra.declared import Declaration
+
+_PATH_RE = re.compile(
+    r"^/bigquery/v2/projects/(?P<project>[^/]+)/datasets/(?P<dataset>[^/]+)"
+    r"(?:/tables/(?P<table>[^/]+))?$"
+)
+_STATUS_NAMES = {
+    400: ("INVALID_ARGUMENT", "invalid"),
+    401: ("UNAUTHENTICATED", "unauthorized"),
+    403: ("PERMISSION_DENIED", "accessDenied"),
+    404: ("NOT_FOUND", "notFound"),
+    500: ("INTERNAL", "backendError"),
+    503: ("UNAVAILABLE", "backendError"),
+}
+
+
+def live_dataset(declaration: Declaration) -> dict:
+    """The dataset as BigQuery's `datasets.get` reports it after it was created as declared."""
+    spec = declaration.dataset
+    body = copy.deepcopy(spec.api_repr())
+    body.update(
+        {
+            "kind": "bigquery#dataset",
+            "etag": "etag-dataset",
+            "id": f"{spec.project}:{spec.dataset_id}",
+            "type": "DEFAULT",
+            "creationTime": "1700000000000",
+            "lastModifiedTime": "1700000000000",
+            "access": [{"role": "OWNER", "specialGroup": "projectOwners"}],
+        }
+    )
+    return body
+
+
+def live_table(declaration: Declaration) -> dict:
+    """The table as BigQuery's `tables.get` reports it after it was created as declared."""
+    spec = declaration.table
+    body = copy.deepcopy(spec.api_repr())
+    body.update(
+        {
+            "kind": "bigquery#table",
+            "etag": "etag-table",
+            "id": f"{spec.project}:{spec.dataset_id}.{spec.table_id}",
+            "type": "TABLE",
+            "location": declaration.dataset.location,
+            "numRows": "0",
+            "numBytes": "0",
+            "creationTime": "1700000000000",
+            "lastModifiedTime": "1700000000000",
+        }
+    )
+    # BigQuery leaves false booleans out of its answers.
+    if not body.get("requirePartitionFilter"):
+        body.pop("requirePartitionFilter", None)
+    return body
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 128  # listen() backlog: many stacks connect at once
+
+
+@dataclass(frozen=True)
+class Fault:
+    """An answer other than the resource: an HTTP error and/or a delay, `times` times."""
+
+    status: int | None = 500
+    delay: float = 0.0
+    times: int | None = 1  # None: for ever
+
+
+class StubBigQuery:
+    """Holds datasets and tables as REST payloads and serves them on 127.0.0.1."""
+
+    def __init__(self, delay: float = 0.0) -> None:
+        self.delay = delay
+        self.datasets: dict[tuple[str, str], dict] = {}
+        self.tables: dict[tuple[str, str, str], dict] = {}
+        self.requests: dict[str, int] = defaultdict(int)
+        self.authorizations: list[str] = []
+        self.in_flight = 0
+        self.max_in_flight = 0
+        # The OAuth token endpoint a service account key may name as its token_uri.
+        self.token_status = 200
+        self.access_token = "stub-access-token"
+        self._faults: dict[str, list[Fault]] = defaultdict(list)
+        self._lock = threading.Lock()
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- content -----------------------------------------------------------------------
+    def put(self, declaration: Declaration, dataset: dict | None = None, table: dict | None = None):
+        """Hold the declared dataset and table (or the given payloads) for this declaration."""
+        spec = declaration.dataset
+        self.datasets[(spec.project, spec.dataset_id)] = dataset or live_dataset(declaration)
+        self.tables[(spec.project, spec.dataset_id, declaration.table.table_id)] = (
+            table or live_table(declaration)
+        )
+
+    def fault(self, path: str, fault: Fault) -> None:
+        """Answer requests for `path` (e.g. /bigquery/v2/projects/p/datasets/d) with `fault`."""
+        with self._lock:
+            self._faults[path].append(fault)
+
+    # -- server ------------------------------------------------------------------------
+    @property
+    def endpoint(self) -> str:
+        assert self._server is not None, "start() the stub first"
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> StubBigQuery:
+        stub = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self) -> None:  # http.server's naming
+                stub._answer(self)
+
+            def do_POST(self) -> None:
+                stub._token(self)
+
+            def log_message(self, format: str, *args: object) -> None:
+                return
+
+        self._server = _Server(("127.0.0.1", 0), Handler)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def __enter__(self) -> StubBigQuery:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- answering ---------------------------------------------------------------------
+    def _next_fault(self, path: str) -> Fault | None:
+        with self._lock:
+            queue = self._faults.get(path)
+            if not queue:
+                return None
+            fault = queue[0]
+            if fault.times is not None:
+                remaining = fault.times - 1
+                if remaining <= 0:
+                    queue.pop(0)
+                else:
+                    queue[0] = Fault(fault.status, fault.delay, remaining)
+            return fault
+
+    @property
+    def token_uri(self) -> str:
+        return f"{self.endpoint}/token"
+
+    def _token(self, handler: BaseHTTPRequestHandler) -> None:
+        length = int(handler.headers.get("Content-Length") or 0)
+        handler.rfile.read(length)
+        if self.token_status != 200:
+            body = {"error": "invalid_grant", "error_description": "Invalid JWT Signature."}
+            return self._send(handler, self.token_status, body)
+        body = {"access_token": self.access_token, "expires_in": 3600, "token_type": "Bearer"}
+        self._send(handler, 200, body)
+
+    def _answer(self, handler: BaseHTTPRequestHandler) -> None:
+        path = handler.path.split("?", 1)[0]
+        with self._lock:
+            self.requests[path] += 1
+            self.authorizations.append(handler.headers.get("Authorization") or "")
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            self._respond(handler, path)
+        finally:
+            with self._lock:
+                self.in_flight -= 1
+
+    def _respond(self, handler: BaseHTTPRequestHandler, path: str) -> None:
+        if self.delay:
+            time.sleep(self.delay)
+        fault = self._next_fault(path)
+        if fault is not None:
+            if fault.delay:
+                time.sleep(fault.delay)
+            if fault.status is not None:
+                return self._error(handler, fault.status, f"stub fault for {path}")
+        match = _PATH_RE.match(path)
+        if match is None:
+            return self._error(handler, 404, f"Not found: URL {path}")
+        project, dataset, table = match["project"], match["dataset"], match["table"]
+        if table is None:
+            body = self.datasets.get((project, dataset))
+            missing = f"Not found: Dataset {project}:{dataset}"
+        else:
+            body = self.tables.get((project, dataset, table))
+            if (project, dataset) not in self.datasets:
+                missing = f"Not found: Dataset {project}:{dataset}"
+            else:
+                missing = f"Not found: Table {project}:{dataset}.{table}"
+        if body is None:
+            return self._error(handler, 404, missing)
+        self._send(handler, 200, body)
+
+    def _error(self, handler: BaseHTTPRequestHandler, status: int, message: str) -> None:
+        name, reason = _STATUS_NAMES.get(status, ("UNKNOWN", "backendError"))
+        body = {
+            "error": {
+                "code": status,
+                "message": message,
+                "errors": [{"message": message, "domain": "global", "reason": reason}],
+                "status": name,
+            }
+        }
+        self._send(handler, status, body)
+
+    @staticmethod
+    def _send(handler: BaseHTTPRequestHandler, status: int, body: dict) -> None:
+        data = json.dumps(body).encode()
+        try:
+            handler.send_response(status)
+            handler.send_header("Content-Type", "application/json; charset=UTF-8")
+            handler.send_header("Content-Length", str(len(data)))
+            handler.end_headers()
+            handler.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client gave up (a deadline shorter than our delay)

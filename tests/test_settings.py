@@ -1,0 +1,171 @@
+"""Stack settings: defaults, and one clear error for every value that is not accepted."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from infra.settings import ConfigError, load_settings
+from infra.stackfiles import committed_stacks, settings_for
+
+KEY = "projects/ecf-bq/locations/europe-west2/keyRings/ecf-key-ring/cryptoKeys/ecf-key"
+TAG = "projects/ecf-bq/locations/europe-west2/taxonomies/123/policyTags/456"
+
+
+def base(**overrides: str | None) -> dict[str, str]:
+    config = {
+        "gcp:project": "ecf-bq",
+        "npq-analytics:environment": "staging",
+        "npq-analytics:kmsKey": KEY,
+    }
+    for key, value in overrides.items():
+        full = key if ":" in key else f"npq-analytics:{key}"
+        if value is None:
+            config.pop(full, None)
+        else:
+            config[full] = value
+    return config
+
+
+def test_committed_stacks_are_the_four_environments():
+    assert committed_stacks() == ["production", "review", "sandbox", "staging"]
+
+
+def test_defaults():
+    settings = load_settings("staging", base())
+    assert settings.dataset_id == "npq_events_staging"
+    assert settings.location == "europe-west2"
+    assert settings.time_travel_hours == 168
+    assert settings.lifecycle == "long-lived" and settings.protected
+    assert not settings.owns_kms_grant and not settings.adopt
+    assert settings.hidden_policy_tag is None
+    assert dict(settings.labels) == {"environment": "staging", "managed-by": "pulumi"}
+
+
+def test_dataset_id_takes_underscores_for_hyphens_and_a_pr_suffix():
+    settings = load_settings("x", base(environment="qa-two"))
+    assert settings.dataset_id == "npq_events_qa_two"
+    review = load_settings(
+        "review-pr-7", base(environment="review", prNumber="7", lifecycle="ephemeral")
+    )
+    assert review.dataset_id == "npq_events_review_pr_7"
+    assert dict(review.labels)["pr"] == "7"
+
+
+def test_only_production_owns_the_kms_grant():
+    owners = [stack for stack in committed_stacks() if settings_for(stack).owns_kms_grant]
+    assert owners == ["production"]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "key", "accepted"),
+    [
+        ({"gcp:project": None}, "gcp:project", "GCP project id"),
+        ({"gcp:project": "Ecf_BQ"}, "gcp:project", "GCP project id"),
+        ({"environment": None}, "npq-analytics:environment", "environment name"),
+        ({"environment": "Prod"}, "npq-analytics:environment", "lowercase"),
+        ({"datasetId": "npq-events"}, "npq-analytics:datasetId", "letters, digits and under"),
+        ({"location": "london"}, "npq-analytics:location", "BigQuery location"),
+        ({"kmsKey": None}, "npq-analytics:kmsKey", "full Cloud KMS key name"),
+        ({"kmsKey": "ecf-key"}, "npq-analytics:kmsKey", "full Cloud KMS key name"),
+        ({"kmsKey": KEY + "/cryptoKeyVersions/1"}, "npq-analytics:kmsKey", "full Cloud KMS"),
+        (
+            {"kmsKey": KEY.replace("europe-west2", "us-east1")},
+            "npq-analytics:kmsKey",
+            "dataset's location europe-west2",
+        ),
+        ({"timeTravelHours": "24"}, "npq-analytics:timeTravelHours", "48 to 168"),
+        ({"timeTravelHours": "100"}, "npq-analytics:timeTravelHours", "multiple of 24"),
+        ({"timeTravelHours": "192"}, "npq-analytics:timeTravelHours", "48 to 168"),
+        ({"timeTravelHours": "7d"}, "npq-analytics:timeTravelHours", "whole hours"),
+        ({"hiddenPolicyTag": "hidden"}, "npq-analytics:hiddenPolicyTag", "full policy tag"),
+        (
+            {"hiddenPolicyTag": TAG.replace("europe-west2", "eu")},
+            "npq-analytics:hiddenPolicyTag",
+            "taxonomy must be in",
+        ),
+        ({"labels": "team"}, "npq-analytics:labels", "map of BigQuery labels"),
+        ({"labels": '["a"]'}, "npq-analytics:labels", "map of BigQuery labels"),
+        ({"labels": '{"Team": "x"}'}, "npq-analytics:labels", "Team"),
+        ({"labels": '{"team": "Data Ops"}'}, "npq-analytics:labels", "Data Ops"),
+        ({"lifecycle": "temporary"}, "npq-analytics:lifecycle", "long-lived"),
+        ({"lifecycle": "ephemeral"}, "npq-analytics:lifecycle", "holds history"),
+        ({"ownsKmsGrant": "yes"}, "npq-analytics:ownsKmsGrant", "true or false"),
+        ({"adopt": "1"}, "npq-analytics:adopt", "true or false"),
+        ({"prNumber": "0"}, "npq-analytics:prNumber", "positive whole number"),
+        ({"prNumber": "-3"}, "npq-analytics:prNumber", "positive whole number"),
+        ({"prNumber": "4"}, "npq-analytics:lifecycle", "review app stack"),
+        ({"createdOn": "28/11/2026"}, "npq-analytics:createdOn", "YYYY-MM-DD"),
+        ({"kmskey": KEY}, "npq-analytics:kmskey", "unknown key"),
+    ],
+)
+def test_each_bad_value_names_its_key_value_and_what_is_accepted(overrides, key, accepted):
+    with pytest.raises(ConfigError) as caught:
+        load_settings("staging", base(**overrides))
+    message = str(caught.value)
+    assert "\n" not in message
+    assert message.startswith(f"config {key} = ")
+    assert accepted in message
+    assert caught.value.key == key
+
+
+def test_an_ephemeral_stack_never_owns_the_grant_nor_adopts():
+    review = base(environment="review", lifecycle="ephemeral", prNumber="3")
+    with pytest.raises(ConfigError, match="revoke the key"):
+        load_settings("review-pr-3", {**review, "npq-analytics:ownsKmsGrant": "true"})
+    with pytest.raises(ConfigError, match="only a long-lived stack adopts"):
+        load_settings("review-pr-3", {**review, "npq-analytics:adopt": "true"})
+
+
+@given(st.text(max_size=12))
+def test_time_travel_is_accepted_exactly_when_a_whole_day_multiple_in_range(text):
+    try:
+        settings = load_settings("s", base(timeTravelHours=text))
+    except ConfigError as exc:
+        assert exc.key == "npq-analytics:timeTravelHours"
+        assert not (
+            re.fullmatch(r"\s*[0-9]+\s*", text) and 48 <= int(text) <= 168 and int(text) % 24 == 0
+        )
+    else:
+        assert settings.time_travel_hours in {48, 72, 96, 120, 144, 168}
+        assert int(text) == settings.time_travel_hours
+
+
+@given(st.text(max_size=120))
+def test_kms_key_must_be_a_full_key_name_in_the_location(text):
+    try:
+        settings = load_settings("s", base(kmsKey=text))
+    except ConfigError as exc:
+        assert exc.key == "npq-analytics:kmsKey"
+    else:
+        parts = settings.kms_key.split("/")
+        assert len(parts) == 8
+        assert parts[0::2] == ["projects", "locations", "keyRings", "cryptoKeys"]
+        assert parts[3] == "europe-west2"
+
+
+@given(st.dictionaries(st.text(max_size=70), st.text(max_size=70), max_size=4))
+def test_labels_are_accepted_only_when_bigquery_would_take_them(labels):
+    try:
+        settings = load_settings("s", base(labels=json.dumps(labels)))
+    except ConfigError as exc:
+        assert exc.key == "npq-analytics:labels"
+    else:
+        for key, value in settings.labels:
+            assert re.fullmatch(r"[a-z][a-z0-9_-]{0,62}", key)
+            assert re.fullmatch(r"[a-z0-9_-]{0,63}", value)
+
+
+@given(st.text(max_size=40))
+def test_dataset_id_is_accepted_only_when_bigquery_would_take_it(text):
+    try:
+        settings = load_settings("s", base(datasetId=text))
+    except ConfigError as exc:
+        assert exc.key == "npq-analytics:datasetId"
+    else:
+        assert re.fullmatch(r"[A-Za-z0-9_]+", settings.dataset_id)
+        assert settings.dataset_id in (text, "npq_events_staging")

@@ -1,0 +1,370 @@
+"""The verifier through the real google-cloud-bigquery client, against a loopback server
+answering in BigQuery's REST shapes: what bqemulator cannot hold (CMEK keys, time travel) and
+faults (404, 403, 500, slow answers)."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from infra.bq import RETRY, Deadlines
+from infra.commands.verify import exit_status
+from infra.declared import declare
+from infra.live import Target, check_all, check_stack, is_google
+from infra.stackfiles import committed_stacks, settings_for
+from tests.bq_stub import Fault, StubBigQuery
+from tests.conftest import run_cli
+
+KEY = "projects/ecf-bq/locations/europe-west2/keyRings/ecf-key-ring/cryptoKeys/ecf-key"
+# Short deadlines so that a fault costs a test about a second, not the CLI's defaults.
+FAST = Deadlines(timeout=0.5, retry=RETRY.with_deadline(1.5).with_delay(initial=0.05))
+NO_CREDENTIALS = {"BIGQUERY_DFE_ANALYTICS_API_JSON_KEY": "", "GOOGLE_APPLICATION_CREDENTIALS": ""}
+
+
+@pytest.fixture
+def stub():
+    with StubBigQuery() as server:
+        yield server
+
+
+def target(stack: str = "staging") -> Target:
+    return Target(stack, declaration=declare(settings_for(stack)))
+
+
+def check(stub: StubBigQuery, stack: str = "staging"):
+    return check_stack(target(stack), stub.endpoint, FAST, env={})
+
+
+def dataset_path(stack: str = "staging") -> str:
+    settings = settings_for(stack)
+    return f"/bigquery/v2/projects/{settings.project}/datasets/{settings.dataset_id}"
+
+
+def drift_paths(result) -> dict[str, object]:
+    return {f.path: f for f in result.drift}
+
+
+def verify_cli(stub: StubBigQuery, *args: str, env: dict[str, str] | None = None):
+    return run_cli(
+        "verify", *args, "--api-endpoint", stub.endpoint, env={**NO_CREDENTIALS, **(env or {})}
+    )
+
+
+# -- what the emulator cannot hold ---------------------------------------------------------
+
+
+def test_keys_with_a_version_suffix_match(stub):
+    declaration = target().declaration
+    stub.put(declaration)
+    stub.datasets[("ecf-bq", "npq_events_staging")]["defaultEncryptionConfiguration"] = {
+        "kmsKeyName": KEY + "/cryptoKeyVersions/2"
+    }
+    stub.tables[("ecf-bq", "npq_events_staging", "events")]["encryptionConfiguration"] = {
+        "kmsKeyName": KEY + "/cryptoKeyVersions/7"
+    }
+    result = check(stub)
+    assert result.status == "match", result.findings
+    assert result.findings == ()
+
+
+def test_a_table_with_another_key_would_be_replaced(stub):
+    stub.put(target().declaration)
+    other = KEY.replace("ecf-key", "other-key")
+    stub.tables[("ecf-bq", "npq_events_staging", "events")]["encryptionConfiguration"] = {
+        "kmsKeyName": other
+    }
+    stub.datasets[("ecf-bq", "npq_events_staging")]["defaultEncryptionConfiguration"] = {
+        "kmsKeyName": other
+    }
+    result = check(stub)
+    found = drift_paths(result)
+    assert found["table.encryptionConfiguration.kmsKeyName"].effect == "replace"
+    assert found["table.encryptionConfiguration.kmsKeyName"].actual == other
+    assert found["dataset.defaultEncryptionConfiguration.kmsKeyName"].effect == "in_place"
+    assert result.effect == "replace"
+
+
+def test_time_travel_mismatch_through_the_cli(stub):
+    stub.put(target().declaration)
+    stub.datasets[("ecf-bq", "npq_events_staging")]["maxTimeTravelHours"] = "48"
+    done = verify_cli(stub, "--stack", "staging", "--format", "json")
+    assert done.returncode == 1, done.stderr
+    (stack,) = json.loads(done.stdout)["stacks"]
+    assert stack["status"] == "drift" and stack["effect"] == "in_place"
+    (finding,) = stack["findings"]
+    assert finding == {
+        "level": "drift",
+        "path": "dataset.maxTimeTravelHours",
+        "expected": 168,
+        "actual": 48,
+        "effect": "in_place",
+        "message": finding["message"],
+    }
+    assert "time-travel" in finding["message"]
+
+
+# -- faults --------------------------------------------------------------------------------
+
+
+def test_404_means_the_dataset_would_be_created(stub):
+    result = check(stub)
+    assert [(f.path, f.effect) for f in result.findings] == [("dataset", "create")]
+
+
+def test_404_on_the_table_means_it_would_be_created(stub):
+    stub.put(target().declaration)
+    stub.tables.clear()
+    result = check(stub)
+    assert [(f.path, f.effect) for f in result.findings] == [("table", "create")]
+
+
+def test_403_is_an_error_in_one_line_naming_the_stack(stub):
+    stub.put(target().declaration)
+    stub.fault(dataset_path(), Fault(status=403, times=None))
+    result = check(stub)
+    assert result.status == "error"
+    assert result.error.startswith("access refused: BigQuery answered 403")
+    assert stub.requests[dataset_path()] == 1  # not retried
+
+    done = verify_cli(stub, "--stack", "staging")
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    (line,) = done.stderr.splitlines()
+    assert line.startswith("npq-events: error: stack staging: access refused")
+
+
+def test_500_then_success_is_retried(stub):
+    stub.put(target().declaration)
+    stub.fault(dataset_path(), Fault(status=500, times=1))
+    result = check(stub)
+    assert result.status == "match"
+    assert stub.requests[dataset_path()] == 2
+
+
+def test_500_for_ever_gives_up_within_the_bounded_retry(stub):
+    stub.put(target().declaration)
+    stub.fault(dataset_path(), Fault(status=500, times=None))
+    started = time.monotonic()
+    result = check(stub)
+    assert time.monotonic() - started < 1.5 + 1.0  # the retry deadline plus one call
+    assert result.status == "error"
+    assert result.error.startswith("gave up after retrying for 1.5s: BigQuery answered 500")
+    assert stub.requests[dataset_path()] > 1
+    assert exit_status([result]) == 2
+
+
+def test_an_answer_slower_than_the_deadline_is_an_error(stub):
+    stub.put(target().declaration)
+    stub.fault(dataset_path(), Fault(status=None, delay=5.0, times=None))
+    started = time.monotonic()
+    result = check(stub)
+    assert time.monotonic() - started < 1.5 + 1.0
+    assert result.status == "error"
+    assert "0.5s deadline" in result.error
+    assert exit_status([result]) == 2
+
+
+def test_unreachable_endpoint_is_an_error():
+    with StubBigQuery() as server:
+        endpoint = server.endpoint
+    result = check_stack(target(), endpoint, FAST, env={})
+    assert result.status == "error"
+    assert "cannot reach BigQuery" in result.error
+    assert "\n" not in result.error
+
+
+# -- several stacks ------------------------------------------------------------------------
+
+
+def test_one_stacks_error_never_hides_anothers_result(stub):
+    for stack in ("staging", "production"):
+        stub.put(target(stack).declaration)
+    stub.fault(dataset_path("staging"), Fault(status=403, times=None))
+    results = check_all([target("staging"), target("production")], stub.endpoint, FAST, env={})
+    assert [(r.stack, r.status) for r in results] == [("staging", "error"), ("production", "match")]
+
+    done = verify_cli(stub, "--stack", "staging", "--stack", "production")
+    assert done.returncode == 2
+    assert "production: ecf-bq.npq_events_production.events: match" in done.stdout
+    assert done.stderr.count("\n") == 1 and "stack staging: access refused" in done.stderr
+
+
+def test_stacks_are_checked_concurrently(stub):
+    stub.delay = 0.3
+    targets = []
+    for index in range(6):
+        declaration = target().declaration
+        settings = declaration.settings
+        from dataclasses import replace
+
+        renamed = replace(settings, stack=f"s{index}", dataset_id=f"npq_events_s{index}")
+        targets.append(Target(renamed.stack, declaration=declare(renamed)))
+        stub.put(targets[-1].declaration)
+    results = check_all(targets, stub.endpoint, FAST.__class__(timeout=5, retry=FAST.retry), env={})
+    assert [r.status for r in results] == ["match"] * 6
+    assert stub.max_in_flight == 6  # every stack's request was in flight at once
+
+
+def test_all_checks_every_committed_stack(stub):
+    for stack in committed_stacks():
+        stub.put(target(stack).declaration)
+    done = verify_cli(stub, "--all", "--format", "json")
+    assert done.returncode == 0, done.stdout + done.stderr
+    stacks = json.loads(done.stdout)["stacks"]
+    assert [s["stack"] for s in stacks] == committed_stacks()
+    assert {s["status"] for s in stacks} == {"match"}
+    assert all(s["error"] is None and s["findings"] == [] for s in stacks)
+
+
+def test_a_bad_stack_file_is_that_stacks_error_only(stub, tmp_path):
+    for stack in ("staging", "production"):
+        (tmp_path / f"Pulumi.{stack}.yaml").write_text(
+            (Path(__file__).parent.parent / f"Pulumi.{stack}.yaml").read_text()
+        )
+    (tmp_path / "Pulumi.sandbox.yaml").write_text(
+        "config:\n  gcp:project: ecf-bq\n  npq-analytics:environment: sandbox\n"
+        "  npq-analytics:timeTravelHours: 100\n"
+    )
+    for stack in ("staging", "production"):
+        stub.put(target(stack).declaration)
+    done = run_cli(
+        "--project-dir",
+        str(tmp_path),
+        "verify",
+        "--all",
+        "--api-endpoint",
+        stub.endpoint,
+        env=NO_CREDENTIALS,
+    )
+    assert done.returncode == 2
+    assert "production: ecf-bq.npq_events_production.events: match" in done.stdout
+    assert "staging: ecf-bq.npq_events_staging.events: match" in done.stdout
+    (line,) = done.stderr.splitlines()
+    assert line.startswith("npq-events: error: stack sandbox: config npq-analytics:kmsKey")
+
+
+# -- output --------------------------------------------------------------------------------
+
+
+def test_markdown_goes_to_stdout_and_the_step_summary(stub, tmp_path):
+    stub.put(target().declaration)
+    stub.tables[("ecf-bq", "npq_events_staging", "events")]["schema"]["fields"].append(
+        {"name": "legacy|id", "type": "STRING"}
+    )
+    summary = tmp_path / "summary.md"
+    summary.write_text("earlier step\n")
+    done = verify_cli(
+        stub,
+        "--stack",
+        "staging",
+        "--format",
+        "markdown",
+        env={"GITHUB_STEP_SUMMARY": str(summary)},
+    )
+    assert done.returncode == 1
+    assert done.stdout.startswith("## npq-events verify")
+    assert "| staging | ecf-bq.npq_events_staging.events | ❌ drift | drop_column |" in done.stdout
+    assert "`schema.legacy\\|id`" in done.stdout  # a pipe cannot break the table
+    assert summary.read_text() == "earlier step\n" + done.stdout
+
+
+def test_plain_text_on_a_pipe(stub):
+    stub.put(target().declaration)
+    done = verify_cli(stub, "--stack", "staging")
+    assert done.returncode == 0
+    assert done.stdout.splitlines() == [
+        "staging: ecf-bq.npq_events_staging.events: match",
+        "1 stacks: 1 match, 0 drift, 0 could not be checked",
+    ]
+    assert "\x1b[" not in done.stdout
+
+
+# -- credentials and endpoints -------------------------------------------------------------
+
+
+def test_a_bad_endpoint_is_a_usage_error():
+    done = run_cli("verify", "--stack", "staging", "--api-endpoint", "ftp://example")
+    assert done.returncode == 2
+    assert done.stderr.startswith("npq-events: error: --api-endpoint 'ftp://example'")
+    assert done.stdout == ""
+
+
+def test_without_credentials_each_stack_says_so_without_a_traceback(tmp_path):
+    done = run_cli(
+        "verify",
+        "--stack",
+        "staging",
+        env={"GOOGLE_APPLICATION_CREDENTIALS": str(tmp_path / "missing.json")},
+    )
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    (line,) = done.stderr.splitlines()
+    assert line.startswith("npq-events: error: stack staging: no Google credentials")
+
+
+def _service_account_key(token_uri: str) -> tuple[str, str]:
+    private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = private.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+    info = {
+        "type": "service_account",
+        "project_id": "ecf-bq",
+        "private_key_id": "0123456789abcdef",
+        "private_key": pem,
+        "client_email": "npq-verify@ecf-bq.iam.gserviceaccount.com",
+        "client_id": "1",
+        "token_uri": token_uri,
+    }
+    return json.dumps(info), pem
+
+
+def test_the_key_in_the_teams_variable_is_used_and_never_printed(stub):
+    stub.put(target().declaration)
+    key_json, pem = _service_account_key(stub.token_uri)
+    env = {"BIGQUERY_DFE_ANALYTICS_API_JSON_KEY": key_json}
+    done = verify_cli(stub, "--stack", "staging", "--format", "json", env=env)
+    assert done.returncode == 0, done.stderr
+    assert f"Bearer {stub.access_token}" in stub.authorizations
+
+    stub.token_status = 400  # the token endpoint refuses the key
+    done = verify_cli(stub, "--stack", "staging", env=env)
+    assert done.returncode == 2
+    (line,) = done.stderr.splitlines()
+    assert line.startswith("npq-events: error: stack staging: credentials refused")
+    for secret in (pem.splitlines()[1], stub.access_token, "0123456789abcdef"):
+        assert secret not in done.stdout + done.stderr
+
+
+def test_a_malformed_key_variable_is_named_not_shown():
+    done = run_cli(
+        "verify",
+        "--stack",
+        "staging",
+        env={"BIGQUERY_DFE_ANALYTICS_API_JSON_KEY": "s3cret-not-json"},
+    )
+    assert done.returncode == 2
+    assert "BIGQUERY_DFE_ANALYTICS_API_JSON_KEY is set but" in done.stderr
+    assert "s3cret" not in done.stderr + done.stdout
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "google"),
+    [
+        (None, True),
+        ("https://bigquery.googleapis.com", True),
+        ("https://bigquery-myendpoint.p.googleapis.com", True),
+        ("http://bigquery.googleapis.com", False),
+        ("http://127.0.0.1:9050", False),
+        ("https://googleapis.com.example.org", False),
+    ],
+)
+def test_only_google_endpoints_are_held_to_cmek(endpoint, google):
+    assert is_google(endpoint) is google
