@@ -22,10 +22,10 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import ROOT, run_cli
 
 from infra import review
 from infra.cli import main as cli_main
+from tests.conftest import ROOT, run_cli
 
 FAKE = ROOT / "tests" / "fake_pulumi" / "fake_pulumi.py"
 _spec = importlib.util.spec_from_file_location("fake_pulumi", FAKE)
@@ -134,13 +134,13 @@ def standin(tmp_path):
 
 @pytest.fixture
 def in_process(standin, monkeypatch, capsys):
-    """`npq-events ARGS` in this process: for commands that must stop before writing anything
-    (the workspace is then the repository itself, so nothing may be created in it)."""
+    """`npq-events --project-dir <the project copy> ARGS` in this process: faster than a fresh
+    process, for commands whose output is all a test needs."""
 
     def run(*args: str, **env: str) -> tuple[int, str, str]:
         for key, value in {**standin.env, **env}.items():
             monkeypatch.setenv(key, value)
-        code = cli_main(list(args))
+        code = cli_main(["--project-dir", str(standin.project), *args])
         captured = capsys.readouterr()
         return code, captured.out, captured.err
 
@@ -279,13 +279,23 @@ def test_every_bad_pr_is_refused_before_any_pulumi_call(in_process, standin, act
     assert standin.calls() == []
 
 
-def test_a_bad_review_file_is_refused_before_any_pulumi_call(standin):
+def test_a_bad_review_file_is_refused_before_any_pulumi_call(standin, in_process):
     path = standin.project / "Pulumi.review.yaml"
     path.write_text(path.read_text().replace("timeTravelHours: 168", "timeTravelHours: 12"))
-    result = standin.cli("review", "up", "--pr", "42")
-    assert result.returncode == 2
-    assert "npq-analytics:timeTravelHours = '12'" in result.stderr
-    assert result.stderr.count("\n") == 1
+    code, out, err = in_process("review", "up", "--pr", "42")
+    assert (code, out) == (2, "")
+    assert "npq-analytics:timeTravelHours = '12'" in err and err.count("\n") == 1
+    assert standin.calls() == []
+
+
+def test_a_project_dir_without_a_pulumi_project_is_refused(standin, monkeypatch, capsys, tmp_path):
+    for key, value in standin.env.items():
+        monkeypatch.setenv(key, value)
+    assert cli_main(["--project-dir", str(tmp_path), "review", "list"]) == 2
+    assert capsys.readouterr().err == (
+        f"npq-events: error: --project-dir {tmp_path}: no Pulumi.yaml there; review commands "
+        "run the Pulumi project in that directory\n"
+    )
     assert standin.calls() == []
 
 
@@ -344,11 +354,11 @@ def test_destroy_destroys_and_removes_the_stack_then_finds_nothing(standin):
     assert standin.exits() == [0, 6]
 
 
-def test_destroy_refuses_a_review_stack_that_holds_another_dataset(standin):
+def test_destroy_refuses_a_review_stack_that_holds_another_dataset(standin, in_process):
     standin.seed("review-pr-5", time.time(), {"dataset_id": "npq_events_production"})
-    result = standin.cli("review", "destroy", "--pr", "5")
-    assert result.returncode == 2
-    assert result.stderr == (
+    code, _out, err = in_process("review", "destroy", "--pr", "5")
+    assert code == 2
+    assert err == (
         "npq-events: error: refusing stack review-pr-5: its outputs name dataset "
         "'npq_events_production', not its own 'npq_events_review_pr_5'\n"
     )
@@ -371,9 +381,9 @@ def seed_mixed(standin: StandIn) -> None:
 
 def test_list_shows_only_review_stacks(standin, in_process):
     seed_mixed(standin)
-    result = standin.cli("review", "list", "--format", "json")
-    assert result.returncode == 0, result.stderr
-    rows = json.loads(result.stdout)["stacks"]
+    code, out, err = in_process("review", "list", "--format", "json")
+    assert code == 0, err
+    rows = json.loads(out)["stacks"]
     assert [(r["stack"], r["pr"], r["dataset"]) for r in rows] == [
         ("review-pr-7", 7, "npq_events_review_pr_7"),
         ("review-pr-8", 8, "npq_events_review_pr_8"),
@@ -407,14 +417,13 @@ def test_prune_dry_run_only_prints(standin, in_process):
     assert len(standin.stacks()) == 6
 
 
-def test_prune_lists_then_destroys_only_selected_review_stacks(standin):
+def test_prune_lists_then_destroys_only_selected_review_stacks(standin, in_process):
     seed_mixed(standin)
-    result = standin.cli("review", "prune", "--older-than", "14", "--closed", "8")
-    assert result.returncode == 0, result.stderr
-    out = result.stdout
+    code, out, err = in_process("review", "prune", "--older-than", "14", "--closed", "8")
+    assert code == 0, err
     assert out.index("review prune: 2 of 3") < out.index("review-pr-7: destroyed and removed")
     assert "review-pr-8: destroyed and removed" in out
-    assert "[1/2] destroying review-pr-7" in result.stderr
+    assert "[1/2] destroying review-pr-7" in err and "Destroying (review-pr-8)" in err
     assert standin.calls() == [
         ["version"],
         ni("stack", "ls", "--json"),
@@ -424,15 +433,15 @@ def test_prune_lists_then_destroys_only_selected_review_stacks(standin):
     assert standin.stacks() == ["production", "review", "review-pr-010", "review-pr-9"]
 
 
-def test_prune_goes_on_after_a_refusal_and_exits_2(standin):
+def test_prune_goes_on_after_a_refusal_and_exits_2(standin, in_process):
     now = time.time()
     standin.seed("review-pr-3", now - 30 * DAY, {"dataset_id": "npq_events_staging"})
     standin.seed("review-pr-4", now - 30 * DAY, {"dataset_id": "npq_events_review_pr_4"})
-    result = standin.cli("review", "prune", "--older-than", "14")
-    assert result.returncode == 2
-    assert "refusing stack review-pr-3" in result.stderr
-    assert "review-pr-4: destroyed and removed" in result.stdout
-    assert "review prune: 1 failed: review-pr-3" in result.stdout
+    code, out, err = in_process("review", "prune", "--older-than", "14")
+    assert code == 2
+    assert "refusing stack review-pr-3" in err
+    assert "review-pr-4: destroyed and removed" in out
+    assert "review prune: 1 failed: review-pr-3" in out
     assert standin.stacks() == ["review-pr-3"]
 
 

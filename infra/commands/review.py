@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
@@ -68,7 +69,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run_up(args: argparse.Namespace) -> int:
     pr = review.parse_pr(args.pr)
-    app = review_automation.up(pr, _emitter(console(stderr=True)), _today())
+    app = review_automation.up(pr, _emitter(console(stderr=True)), _today(), _project(args))
     out = console()
     out.print(f"stack      {app.stack} (created {app.created_on.isoformat()})", markup=False)
     out.print(f"dataset    {app.value('dataset')}", markup=False)
@@ -86,7 +87,7 @@ def run_up(args: argparse.Namespace) -> int:
 def run_destroy(args: argparse.Namespace) -> int:
     pr = review.parse_pr(args.pr)
     name = review.stack_name(pr)
-    if review_automation.destroy(pr, _emitter(console(stderr=True)), _today()):
+    if review_automation.destroy(pr, _emitter(console(stderr=True)), _today(), _project(args)):
         console().print(f"{name}: destroyed its resources and removed the stack", markup=False)
     else:
         console().print(f"{name}: no such stack; nothing to destroy", markup=False)
@@ -94,13 +95,14 @@ def run_destroy(args: argparse.Namespace) -> int:
 
 
 def run_list(args: argparse.Namespace) -> int:
-    stacks, others = review_automation.list_stacks(review_automation.open_workspace())
+    root = _project(args)
+    stacks, others = review_automation.list_stacks(review_automation.open_workspace(root))
     today = _today()
     rows = [
         {
             "stack": stack.name,
             "pr": stack.pr,
-            "dataset": review.review_settings(stack.pr, today).dataset_id,
+            "dataset": review.review_settings(stack.pr, today, root).dataset_id,
             "lastUpdate": stack.last_update.isoformat() if stack.last_update else None,
             "resourceCount": stack.resource_count,
             "updateInProgress": stack.update_in_progress,
@@ -132,12 +134,13 @@ def run_prune(args: argparse.Namespace) -> int:
     days = review.parse_days(args.older_than) if args.older_than is not None else None
     if not closed and days is None:
         raise UserError("review prune needs --closed N,N... and/or --older-than DAYS")
-    today = _today()
-    workspace = review_automation.open_workspace()
+    today, root = _today(), _project(args)
+    workspace = review_automation.open_workspace(root)
     stacks, _others = review_automation.list_stacks(workspace)
     plan = review.select_for_prune(stacks, closed, days, datetime.now(UTC))
     expected = {
-        c.stack.name: review.review_settings(c.stack.pr, today).dataset_id for c in plan.selected
+        c.stack.name: review.review_settings(c.stack.pr, today, root).dataset_id
+        for c in plan.selected
     }
 
     out, err = console(), console(stderr=True)
@@ -187,6 +190,17 @@ def run_prune(args: argparse.Namespace) -> int:
 def _emitter(target: Console) -> review_automation.Emit:
     """Pulumi's output, line by line, on stderr (its own colours kept on a terminal)."""
     return lambda line: target.print(Text.from_ansi(line))
+
+
+def _project(args: argparse.Namespace) -> Path:
+    """The Pulumi project the review commands run: this checkout, or --project-dir."""
+    root = args.project_dir
+    if not (root / "Pulumi.yaml").is_file():
+        raise UserError(
+            f"--project-dir {root}: no Pulumi.yaml there; review commands run the Pulumi "
+            "project in that directory"
+        )
+    return root
 
 
 def _today() -> date:
