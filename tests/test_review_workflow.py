@@ -57,17 +57,21 @@ def test_prune_never_runs_for_a_caller(workflow):
     assert checkout["with"]["repository"] == "${{ inputs.infra-repository || github.repository }}"
 
 
-def test_google_auth_is_keyless(workflow):
+def test_google_auth_is_keyless_through_the_setup_action(workflow):
     text = WORKFLOW.read_text()
     assert "credentials_json" not in text and "GOOGLE_CREDENTIALS" not in text
     for job in ("review-app", "prune"):
-        auth = [
-            s for s in steps(workflow, job) if "google-github-actions/auth" in s.get("uses", "")
-        ]
-        assert len(auth) == 1 and set(auth[0]["with"]) == {
+        names = [s.get("uses", "") for s in steps(workflow, job)]
+        setup = names.index("./.github/actions/setup")
+        assert names.index("actions/checkout@v5") < setup  # the setup action comes from it
+        assert set(steps(workflow, job)[setup]["with"]) == {
             "workload_identity_provider",
             "service_account",
         }
+    action = yaml.safe_load((ROOT / ".github" / "actions" / "setup" / "action.yml").read_text())
+    uses = [s.get("uses", "") for s in action["runs"]["steps"]]
+    assert any(u.startswith("google-github-actions/auth@") for u in uses)
+    assert any(u.startswith("pulumi/actions@") for u in uses)
 
 
 def run_decide(workflow: dict, tmp_path: Path, **env: str) -> tuple[int, dict[str, str]]:
