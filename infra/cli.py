@@ -11,6 +11,7 @@ from infra.commands import local as local_command
 from infra.commands import plan as plan_command
 from infra.commands import preview_gate as preview_gate_command
 from infra.commands import records as records_command
+from infra.commands import review as review_command
 from infra.commands import schema as schema_command
 from infra.commands import verify as verify_command
 from infra.errors import EXIT_USAGE, UserError
@@ -22,6 +23,7 @@ COMMANDS = (
     schema_command,
     verify_command,
     preview_gate_command,
+    review_command,
     records_command,
     local_command,
 )

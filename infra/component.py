@@ -15,7 +15,8 @@ class EventsDataset(pulumi.ComponentResource):
 
     Long-lived stacks protect both (Pulumi `protect` plus the provider's deletion protection);
     ephemeral ones delete the dataset's contents on destroy. The dataset never declares
-    `accesses`: that list is authoritative and would erase grants made elsewhere.
+    `accesses`: that list is authoritative and would erase grants made elsewhere. Grants the
+    declaration lists (ephemeral stacks only) are non-authoritative dataset IAM members.
     """
 
     def __init__(
@@ -83,6 +84,20 @@ class EventsDataset(pulumi.ComponentResource):
                 import_=table_spec.resource_id if declaration.adopt else None,
             ),
         )
+
+        # Non-authoritative members only: `accesses` or a DatasetIamPolicy/Binding would replace
+        # grants made elsewhere.
+        self.iam_members = [
+            gcp.bigquery.DatasetIamMember(
+                f"{name}-iam-{grant.member}",
+                project=dataset_spec.project,
+                dataset_id=self.dataset.dataset_id,
+                role=grant.role,
+                member=grant.member,
+                opts=pulumi.ResourceOptions(parent=self, protect=declaration.protect),
+            )
+            for grant in declaration.dataset_iam_grants
+        ]
 
         self.register_outputs(
             {

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from infra import schema
-from infra.settings import StackSettings
+from infra.settings import EPHEMERAL, StackSettings
 
 KMS_ROLE = "roles/cloudkms.cryptoKeyEncrypterDecrypter"
 # Downstream Dataform sets partition_expiration_days on the table on every run: not ours.
@@ -99,12 +99,21 @@ class TableSpec:
 
 
 @dataclass(frozen=True)
+class DatasetIamGrant:
+    """One non-authoritative grant of a role to a member on the stack's dataset."""
+
+    role: str
+    member: str
+
+
+@dataclass(frozen=True)
 class Declaration:
     """Everything one stack declares."""
 
     settings: StackSettings
     dataset: DatasetSpec
     table: TableSpec
+    dataset_iam_grants: tuple[DatasetIamGrant, ...] = ()
 
     @property
     def protect(self) -> bool:
@@ -153,4 +162,19 @@ def declare(settings: StackSettings) -> Declaration:
         description=schema.TABLE_DESCRIPTION,
         deletion_protection=settings.protected,
     )
-    return Declaration(settings=settings, dataset=dataset, table=table)
+    return Declaration(
+        settings=settings, dataset=dataset, table=table, dataset_iam_grants=_iam_grants(settings)
+    )
+
+
+def _iam_grants(settings: StackSettings) -> tuple[DatasetIamGrant, ...]:
+    """Only an ephemeral stack grants access: it made its dataset, so no grant made elsewhere
+    (the team's Terraform) can be on it, and its destroy revokes nothing anyone else relies on.
+    A long-lived stack accepts the keys (Pulumi.review.yaml carries them for its review apps)
+    but declares no grant."""
+    if settings.lifecycle != EPHEMERAL or settings.review_iam_role is None:
+        return ()
+    return tuple(
+        DatasetIamGrant(role=settings.review_iam_role, member=member)
+        for member in settings.review_iam_members
+    )

@@ -80,6 +80,9 @@ class _ProviderMocks(pulumi.runtime.Mocks):
                 f"projects/{project}/datasets/{inputs['datasetId']}/tables/{inputs['tableId']}"
             )
             return table_id, inputs
+        if args.typ == "gcp:bigquery/datasetIamMember:DatasetIamMember":
+            dataset = f"projects/{project}/datasets/{inputs['datasetId']}"
+            return f"{dataset}/{inputs['role']}/{inputs['member']}", inputs
         if args.typ == "gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember":
             return f"{inputs['cryptoKeyId']}/{inputs['role']}/{inputs['member']}", inputs
         return f"{args.name}-id", inputs

@@ -101,6 +101,16 @@ KEYS: dict[str, ConfigKey] = {
             "true or false (default false): import the existing dataset and "
             "table instead of creating them",
         ),
+        ConfigKey(
+            "reviewIamRole",
+            "a BigQuery role roles/bigquery.<name> (e.g. roles/bigquery.dataEditor) or a custom "
+            "role projects/<project>/roles/<id> or organizations/<number>/roles/<id>",
+        ),
+        ConfigKey(
+            "reviewIamMembers",
+            "a list of IAM members, each serviceAccount:<email>, user:<email>, group:<email>, "
+            "domain:<domain> or iamMember:principal[Set]://...; no duplicates",
+        ),
         ConfigKey("prNumber", "a positive whole number: the pull request of a review app stack"),
         ConfigKey("createdOn", "a date YYYY-MM-DD: when a review app stack was created"),
         ConfigKey("description", "text describing the dataset"),
@@ -128,6 +138,8 @@ class StackSettings:
     pr_number: int | None
     created_on: str | None
     description: str
+    review_iam_role: str | None = None
+    review_iam_members: tuple[str, ...] = ()
 
     @property
     def protected(self) -> bool:
@@ -149,6 +161,17 @@ _TAG_RE = re.compile(
 _LABEL_KEY_RE = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
 _LABEL_VALUE_RE = re.compile(r"^[a-z0-9_-]{0,63}$")
 _DIGITS_RE = re.compile(r"^[0-9]{1,9}$")
+_ROLE_RE = re.compile(
+    r"\A(?:roles/bigquery\.[A-Za-z][A-Za-z0-9_.]{0,62}"
+    r"|projects/[a-z][a-z0-9-]{4,28}[a-z0-9]/roles/[A-Za-z0-9_.]{3,64}"
+    r"|organizations/[0-9]{1,20}/roles/[A-Za-z0-9_.]{3,64})\Z"
+)
+_EMAIL = r"[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"
+_MEMBER_RE = re.compile(
+    rf"\A(?:(?:serviceAccount|user|group):{_EMAIL}"
+    r"|domain:[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"
+    r"|iamMember:principal(?:Set)?://iam\.googleapis\.com/[!-~]+)\Z"
+)
 _DATE_RE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 _TRUE = ("true", "True", "TRUE")
 _FALSE = ("false", "False", "FALSE")
@@ -197,6 +220,13 @@ def load_settings(stack: str, config: Mapping[str, str]) -> StackSettings:
     dataset_id = raw("datasetId") or default_dataset_id(environment, pr_number)
     if not _DATASET_RE.match(dataset_id):
         raise fail("datasetId", dataset_id)
+    if pr_number is not None and dataset_id != default_dataset_id(environment, pr_number):
+        raise fail(
+            "datasetId",
+            dataset_id,
+            "a review app stack's dataset is always "
+            f"{default_dataset_id(environment, pr_number)}; do not set datasetId",
+        )
 
     location = raw("location") or DEFAULT_LOCATION
     if not _LOCATION_RE.match(location):
@@ -246,6 +276,8 @@ def load_settings(stack: str, config: Mapping[str, str]) -> StackSettings:
     if adopt and lifecycle == EPHEMERAL:
         raise fail("adopt", raw("adopt"), "only a long-lived stack adopts an existing dataset")
 
+    iam_role, iam_members = _review_iam(raw, fail, environment)
+
     created_on = raw("createdOn") or None
     if created_on is not None and not _DATE_RE.match(created_on):
         raise fail("createdOn", created_on)
@@ -282,7 +314,47 @@ def load_settings(stack: str, config: Mapping[str, str]) -> StackSettings:
         pr_number=pr_number,
         created_on=created_on,
         description=description,
+        review_iam_role=iam_role,
+        review_iam_members=iam_members,
     )
+
+
+def _review_iam(raw, fail, environment: str) -> tuple[str | None, tuple[str, ...]]:
+    """The role and members a review app stack grants on its dataset (both or neither)."""
+    role = raw("reviewIamRole") or None
+    members_text = raw("reviewIamMembers")
+    members: tuple[str, ...] = ()
+    if members_text is not None:
+        try:
+            parsed = json.loads(members_text)
+        except json.JSONDecodeError:
+            raise fail("reviewIamMembers", members_text) from None
+        if not isinstance(parsed, list) or not all(isinstance(m, str) for m in parsed):
+            raise fail("reviewIamMembers", members_text)
+        for member in parsed:
+            if not _MEMBER_RE.match(member):
+                raise fail(
+                    "reviewIamMembers",
+                    members_text,
+                    f"member {member!r} is not accepted; " + KEYS["reviewIamMembers"].accepted,
+                )
+        if len(set(parsed)) != len(parsed):
+            raise fail("reviewIamMembers", members_text, "each member at most once")
+        members = tuple(parsed)
+    if role is not None and not _ROLE_RE.match(role):
+        raise fail("reviewIamRole", role)
+    if members and role is None:
+        raise fail("reviewIamRole", role, "reviewIamMembers needs the role to grant them")
+    if role is not None and not members:
+        raise fail("reviewIamMembers", members_text, "reviewIamRole needs at least one member")
+    if role is not None and environment in PROTECTED_ENVIRONMENTS:
+        raise fail(
+            "reviewIamRole",
+            role,
+            f"only review app stacks grant dataset access; {environment}'s grants are "
+            "managed outside this project",
+        )
+    return role, members
 
 
 def _reject_unknown(config: Mapping[str, str]) -> None:

@@ -17,8 +17,16 @@ import yaml
 from infra.settings import EPHEMERAL, KEYS, StackSettings, load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
-REVIEW_STACK_RE = re.compile(r"^review-pr-([1-9][0-9]{0,8})$")
+REVIEW_STACK_PREFIX = "review-pr-"
+# A pull request number as written in a stack name: 1 to 999999999, no sign, no leading zero.
+PR_NUMBER_PATTERN = "[1-9][0-9]{0,8}"
+# \A and \Z: `$` would also match before a trailing newline ("review-pr-42\n").
+REVIEW_STACK_RE = re.compile(rf"\A{REVIEW_STACK_PREFIX}({PR_NUMBER_PATTERN})\Z")
 REVIEW_BASE_STACK = "review"
+# Keys that describe the shared review stack's own dataset: a review app stack never inherits
+# them (its dataset id and description are derived from its PR; it never adopts or owns the
+# key grant).
+REVIEW_BASE_OWN_KEYS = ("datasetId", "description", "adopt", "ownsKmsGrant")
 _STACK_NAME_RE = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
 
 
@@ -35,19 +43,21 @@ def committed_stacks(root: Path = ROOT) -> list[str]:
     return sorted(
         path.name[len("Pulumi.") : -len(".yaml")]
         for path in root.glob("Pulumi.*.yaml")
-        if not REVIEW_STACK_RE.match(path.name[len("Pulumi.") : -len(".yaml")])
+        if not REVIEW_STACK_RE.fullmatch(path.name[len("Pulumi.") : -len(".yaml")])
     )
 
 
 def review_pr_number(stack: str) -> int | None:
     """The pull request number of a `review-pr-<N>` stack name, else None."""
-    match = REVIEW_STACK_RE.match(stack)
+    match = REVIEW_STACK_RE.fullmatch(stack)
     return int(match[1]) if match else None
 
 
 def review_stack_config(pr_number: int, root: Path = ROOT) -> dict[str, str]:
     """The config of review app stack `review-pr-<N>`: the shared review file plus its PR."""
     config = read_stack_file(REVIEW_BASE_STACK, root)
+    for name in REVIEW_BASE_OWN_KEYS:
+        config.pop(KEYS[name].full, None)
     config[KEYS["prNumber"].full] = str(pr_number)
     config[KEYS["lifecycle"].full] = EPHEMERAL
     return config

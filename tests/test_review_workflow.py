@@ -1,0 +1,151 @@
+""".github/workflows/review-apps.yml: valid, keyless, and its shell steps do what it says."""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from infra.cli import build_parser
+
+ROOT = Path(__file__).resolve().parent.parent
+WORKFLOW = ROOT / ".github" / "workflows" / "review-apps.yml"
+
+
+@pytest.fixture(scope="module")
+def workflow() -> dict:
+    return yaml.safe_load(WORKFLOW.read_text())
+
+
+def steps(workflow: dict, job: str) -> list[dict]:
+    return workflow["jobs"][job]["steps"]
+
+
+def test_valid_against_the_github_workflow_schema():
+    checker = Path(sys.executable).parent / "check-jsonschema"
+    result = subprocess.run(
+        [str(checker), "--builtin-schema", "vendor.github-workflows", str(WORKFLOW)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_triggers_and_outputs(workflow):
+    on = workflow[True]  # YAML 1.1 reads the key `on` as a boolean
+    assert set(on) == {"workflow_call", "workflow_dispatch", "schedule"}
+    assert set(on["workflow_call"]["outputs"]) == {"project", "dataset", "table", "table_ref"}
+    assert workflow["permissions"] == {"contents": "read", "id-token": "write"}
+
+
+def test_prune_never_runs_for_a_caller(workflow):
+    # A called workflow checks out the caller's repository unless told otherwise: prune, which
+    # does not, runs only in this repository, where infra-repository is never set.
+    condition = " ".join(workflow["jobs"]["prune"]["if"].split())
+    assert condition.startswith("inputs.infra-repository == '' && (")
+    review_app = workflow["jobs"]["review-app"]
+    checkout = next(
+        s for s in review_app["steps"] if s.get("uses", "").startswith("actions/checkout")
+    )
+    assert checkout["with"]["repository"] == "${{ inputs.infra-repository || github.repository }}"
+
+
+def test_google_auth_is_keyless_through_the_setup_action(workflow):
+    text = WORKFLOW.read_text()
+    assert "credentials_json" not in text and "GOOGLE_CREDENTIALS" not in text
+    for job in ("review-app", "prune"):
+        names = [s.get("uses", "") for s in steps(workflow, job)]
+        setup = names.index("./.github/actions/setup")
+        assert names.index("actions/checkout@v5") < setup  # the setup action comes from it
+        assert set(steps(workflow, job)[setup]["with"]) == {
+            "workload_identity_provider",
+            "service_account",
+        }
+    action = yaml.safe_load((ROOT / ".github" / "actions" / "setup" / "action.yml").read_text())
+    uses = [s.get("uses", "") for s in action["runs"]["steps"]]
+    assert any(u.startswith("google-github-actions/auth@") for u in uses)
+    assert any(u.startswith("pulumi/actions@") for u in uses)
+
+
+def run_decide(workflow: dict, tmp_path: Path, **env: str) -> tuple[int, dict[str, str]]:
+    script = steps(workflow, "review-app")[0]["run"]
+    output = tmp_path / "output"
+    output.write_text("")
+    base = {
+        "INPUT_ACTION": "",
+        "INPUT_PR": "",
+        "EVENT_NAME": "",
+        "EVENT_ACTION": "",
+        "EVENT_PR": "",
+    }
+    result = subprocess.run(
+        ["bash", "-e", "-c", script],
+        env={**os.environ, **base, **env, "GITHUB_OUTPUT": str(output)},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    values = dict(line.split("=", 1) for line in output.read_text().splitlines())
+    return result.returncode, values
+
+
+@pytest.mark.parametrize(
+    ("event_action", "expected"),
+    [("opened", "up"), ("synchronize", "up"), ("reopened", "up"), ("closed", "destroy")],
+)
+def test_the_callers_pull_request_event_decides(workflow, tmp_path, event_action, expected):
+    code, values = run_decide(
+        workflow, tmp_path, EVENT_NAME="pull_request", EVENT_ACTION=event_action, EVENT_PR="42"
+    )
+    assert (code, values) == (0, {"action": expected, "pr": "42"})
+
+
+def test_inputs_override_the_event(workflow, tmp_path):
+    code, values = run_decide(
+        workflow, tmp_path, INPUT_ACTION="destroy", INPUT_PR="7", EVENT_NAME="pull_request",
+        EVENT_ACTION="opened", EVENT_PR="42",
+    )  # fmt: skip
+    assert (code, values) == (0, {"action": "destroy", "pr": "7"})
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"EVENT_NAME": "pull_request", "EVENT_ACTION": "labeled", "EVENT_PR": "42"},
+        {"EVENT_NAME": "workflow_dispatch", "INPUT_ACTION": "up", "INPUT_PR": ""},
+        {"EVENT_NAME": "workflow_dispatch", "INPUT_ACTION": "up", "INPUT_PR": "7\naction=destroy"},
+        {"EVENT_NAME": "workflow_dispatch", "INPUT_ACTION": "up", "INPUT_PR": "production"},
+        {"EVENT_NAME": "workflow_dispatch", "INPUT_ACTION": "rm", "INPUT_PR": "7"},
+    ],
+)
+def test_anything_else_stops_the_job(workflow, tmp_path, env):
+    code, values = run_decide(workflow, tmp_path, **env)
+    assert code == 2 and values == {}
+
+
+def test_every_npq_events_command_in_it_parses(workflow):
+    samples = {"$ACTION": "up", "$PR": "42", '"${args[@]}"': "--older-than 14 --closed 3,4"}
+    commands = []
+    for job in workflow["jobs"].values():
+        for step in job["steps"]:
+            for line in step.get("run", "").splitlines():
+                for match in re.finditer(r"venv/bin/npq-events ([^|)]+)", line):
+                    text = match.group(1)
+                    for name, value in samples.items():
+                        text = text.replace(name, value)
+                    commands.append(shlex.split(text))
+    assert [c[:2] for c in commands] == [
+        ["review", "up"],
+        ["review", "list"],
+        ["review", "prune"],
+    ]
+    parser = build_parser()
+    for command in commands:
+        parser.parse_args(command)
