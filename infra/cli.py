@@ -3,37 +3,29 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from infra.commands import local as local_command
-from infra.commands import plan as plan_command
-from infra.commands import preview_gate as preview_gate_command
-from infra.commands import records as records_command
-from infra.commands import review as review_command
-from infra.commands import schema as schema_command
-from infra.commands import verify as verify_command
-from infra.errors import EXIT_USAGE, UserError
+from infra.errors import EXIT_USAGE, SchemaError, UserError
 from infra.settings import ConfigError
 from infra.stackfiles import ROOT, StackFileError
 
-COMMANDS = (
-    plan_command,
-    schema_command,
-    verify_command,
-    preview_gate_command,
-    review_command,
-    records_command,
-    local_command,
-)
+# Subcommand name -> its module. A command's module (and the libraries it needs: pulumi,
+# google-cloud-bigquery) is imported only when that command runs, or for the full --help.
+COMMANDS: dict[str, str] = {
+    "plan": "infra.commands.plan",
+    "schema": "infra.commands.schema",
+    "verify": "infra.commands.verify",
+    "preview-gate": "infra.commands.preview_gate",
+    "review": "infra.commands.review",
+    "records": "infra.commands.records",
+    "local": "infra.commands.local",
+}
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="npq-events",
-        description="The NPQ DfE Analytics BigQuery datasets: plan, check and inspect them.",
-    )
+def _global_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--project-dir",
         type=Path,
@@ -41,19 +33,40 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="directory holding the Pulumi.<stack>.yaml files (default: this checkout)",
     )
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The parser with every subcommand, or with just `only` when it names one."""
+    parser = argparse.ArgumentParser(
+        prog="npq-events",
+        description="The NPQ DfE Analytics BigQuery datasets: plan, check and inspect them.",
+    )
+    _global_options(parser)
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for command in COMMANDS:
-        command.register(subparsers)
+    for name, module in COMMANDS.items():
+        if only is None or name == only:
+            importlib.import_module(module).register(subparsers)
     return parser
 
 
+def _requested(argv: Sequence[str] | None) -> str | None:
+    """The subcommand named on the command line, if it is one of ours."""
+    pre = argparse.ArgumentParser(add_help=False)
+    _global_options(pre)
+    _known, rest = pre.parse_known_args(argv)
+    return rest[0] if rest and rest[0] in COMMANDS else None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser(_requested(argv)).parse_args(argv)
+    except SchemaError as exc:
+        return _fail(f"the schema in infra/schema.py is not valid: {exc}", EXIT_USAGE)
     try:
         if not args.project_dir.is_dir():
             raise UserError(f"--project-dir {args.project_dir}: not a directory")
         return args.run(args)
-    except (ConfigError, StackFileError) as exc:
+    except (ConfigError, StackFileError, SchemaError) as exc:
         return _fail(str(exc), EXIT_USAGE)
     except UserError as exc:
         return _fail(str(exc), exc.exit_code)

@@ -14,3 +14,7 @@ class UserError(Exception):
     def __init__(self, message: str, exit_code: int = EXIT_USAGE) -> None:
         super().__init__(message)
         self.exit_code = exit_code
+
+
+class SchemaError(ValueError):
+    """The schema breaks one of BigQuery's rules or the table's own."""

@@ -11,8 +11,12 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from google.cloud import bigquery
+from infra.errors import SchemaError
+
+if TYPE_CHECKING:
+    from google.cloud import bigquery
 
 # Legacy type names: pulumi-gcp treats only INTEGER=INT64, FLOAT=FLOAT64 and BOOLEAN=BOOL as
 # aliases, so STRUCT would diff against the RECORD that BigQuery reports, for ever.
@@ -74,10 +78,6 @@ REQUIRE_PARTITION_FILTER = False
 HIDDEN_PATH = f"{HIDDEN_DATA}.{VALUE}"
 MAX_CLUSTER_FIELDS = 4
 PARTITION_TYPES = frozenset({"TIMESTAMP", "DATE"})
-
-
-class SchemaError(ValueError):
-    """The schema breaks one of BigQuery's rules or the table's own."""
 
 
 @dataclass(frozen=True)
@@ -252,6 +252,8 @@ def to_schema_fields(
     columns: Sequence[Column] = EVENTS, policy_tag: str | None = None
 ) -> list[bigquery.SchemaField]:
     """The schema as google-cloud-bigquery SchemaField objects."""
+    from google.cloud import bigquery  # heavy: only the callers that need it pay for it
+
     return [bigquery.SchemaField.from_api_repr(field) for field in to_api(columns, policy_tag)]
 
 

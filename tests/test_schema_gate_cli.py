@@ -105,6 +105,20 @@ def test_renaming_event_type_fails_the_check_saying_every_event_would_be_lost(cl
     assert cli_in(clone, "schema", "check").returncode == 0
 
 
+def test_a_schema_module_that_breaks_its_own_rules_is_one_line_not_a_traceback(clone):
+    edit(
+        clone / "infra" / "schema.py",
+        '    Column(NAMESPACE, "STRING", "NULLABLE", "App namespace that sent the event."),\n',
+        '    Column(NAMESPACE, "STRING", "NULLABLE", "App namespace that sent the event."),\n'
+        '    Column("data", "STRING", "NULLABLE", "Same name as DATA to BigQuery."),\n',
+    )
+    check = cli_in(clone, "schema", "check")
+    assert check.returncode == 2
+    line = one_line_error(check)
+    assert "the schema in infra/schema.py is not valid" in line
+    assert "'data' repeats 'DATA'" in line
+
+
 def test_a_new_nullable_column_is_stale_until_locked_then_passes(clone):
     edit(
         clone / "infra" / "schema.py",
