@@ -27,7 +27,7 @@ REVIEW_BASE_STACK = "review"
 # them (its dataset id and description are derived from its PR; it never adopts or owns the
 # key grant).
 REVIEW_BASE_OWN_KEYS = ("datasetId", "description", "adopt", "ownsKmsGrant")
-_STACK_NAME_RE = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
+_STACK_NAME_RE = re.compile(r"\A[A-Za-z0-9_.-]{1,100}\Z")
 
 
 class StackFileError(ValueError):
