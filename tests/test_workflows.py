@@ -107,6 +107,23 @@ def test_the_setup_action_authenticates_by_workload_identity_federation():
     assert "credentials_json" not in SETUP_ACTION.read_text()
 
 
+def test_the_setup_action_installs_into_the_virtualenv_pulumi_runs_the_program_with():
+    # Pulumi runs __main__.py with the interpreter of Pulumi.yaml's `virtualenv`; a missing one
+    # fails every preview and up (or is created empty, without pulumi-gcp or this package).
+    virtualenv = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())["runtime"]["options"][
+        "virtualenv"
+    ]
+    action = yaml.safe_load(SETUP_ACTION.read_text())
+    install = next(s["run"] for s in action["runs"]["steps"] if "pip install" in s.get("run", ""))
+    assert f"python -m venv {virtualenv}\n" in install
+    assert f"{virtualenv}/bin/python -m pip install --quiet -e ." in install
+    assert f'echo "$PWD/{virtualenv}/bin" >> "$GITHUB_PATH"' in install
+    # Every workflow that calls the installed command by path uses that same virtualenv.
+    for name, text in ((p.name, p.read_text()) for p in WORKFLOWS.glob("*.yml")):
+        for match in re.finditer(r"([\w./-]*)/bin/npq-events", text):
+            assert match.group(1) == virtualenv, f"{name}: {match.group(0)}"
+
+
 # --- wiring -----------------------------------------------------------------------------------
 
 
