@@ -182,6 +182,15 @@ def test_deploy_gates_each_up_then_verifies_and_waits_for_approval_on_production
         assert all("continue-on-error" not in s for s in steps(job)[gate : up + 1])
 
 
+def test_deploy_runs_only_from_main_also_when_started_by_hand():
+    # workflow_dispatch lets anyone with write access pick any branch: its code must not reach
+    # a live stack without review. Production needs staging, so it is skipped with it.
+    document = workflow("deploy.yml")
+    assert "workflow_dispatch" in document["on"]
+    for name in ("staging", "production"):
+        assert document["jobs"][name]["if"] == "github.ref == 'refs/heads/main'", name
+
+
 def test_drift_runs_daily_and_on_demand_and_reads_exit_7_as_drift():
     document = workflow("drift.yml")
     assert set(document["on"]) == {"schedule", "workflow_dispatch"}
