@@ -69,6 +69,7 @@ _KEEPING_MESSAGES = {
 _URN_RE = re.compile(
     r"^urn:pulumi:(?P<stack>[^:]*)::(?P<project>[^:]*)::(?P<type>.+?)::(?P<name>.*)$"
 )
+_TOO_DEEP = "nested too deeply to be a preview (expected the output of `pulumi preview --json`)"
 _SEVERITIES = frozenset({"debug", "info", "infoerr", "warning", "error"})
 
 
@@ -252,12 +253,16 @@ def _decode(text: str) -> Any:
         return json.loads(text)
     except json.JSONDecodeError as exc:
         first_error = exc
+    except RecursionError:
+        raise PreviewError(_TOO_DEEP) from None
     decoder = json.JSONDecoder()
     for match in re.finditer(r"^\{", text, flags=re.MULTILINE):
         try:
             document, _end = decoder.raw_decode(text, match.start())
         except json.JSONDecodeError:
             continue
+        except RecursionError:
+            raise PreviewError(_TOO_DEEP) from None
         return document
     raise PreviewError(
         f"not JSON ({first_error.msg} at line {first_error.lineno} column {first_error.colno}); "
@@ -526,9 +531,9 @@ def _schema_fields(text: Any) -> list | None:
         return None
     try:
         fields = json.loads(text)
-    except json.JSONDecodeError:
+        return fields if _well_formed(fields) else None
+    except (json.JSONDecodeError, RecursionError):
         return None  # e.g. a value unknown until apply
-    return fields if _well_formed(fields) else None
 
 
 def _well_formed(fields: Any) -> bool:

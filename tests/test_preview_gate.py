@@ -108,6 +108,8 @@ def test_delete_of_the_kms_grant_is_blocked_with_its_reach():
         ("[1, 2]", "expected a JSON object, found a list"),
         ('{"stack": "production", "resources": []}', "not a preview digest"),
         ('{"steps": [{"urn": "urn:pulumi:a::b::c::d"}]}', "steps[0].op: expected a string"),
+        ("[" * 100_000, "nested too deeply"),
+        ('{"steps": ' + "[" * 100_000, "nested too deeply"),
     ],
 )
 def test_unreadable_input_is_one_line_and_exit_2(tmp_path, content, expected):
