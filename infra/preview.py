@@ -16,6 +16,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from infra.schema_changes import Change as SchemaChange
+from infra.schema_changes import classify_schema
+
 TABLE_TYPE = "gcp:bigquery/table:Table"
 DATASET_TYPE = "gcp:bigquery/dataset:Dataset"
 KMS_GRANT_TYPE = "gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember"
@@ -66,6 +69,7 @@ _KEEPING_MESSAGES = {
 _URN_RE = re.compile(
     r"^urn:pulumi:(?P<stack>[^:]*)::(?P<project>[^:]*)::(?P<type>.+?)::(?P<name>.*)$"
 )
+_TOO_DEEP = "nested too deeply to be a preview (expected the output of `pulumi preview --json`)"
 _SEVERITIES = frozenset({"debug", "info", "infoerr", "warning", "error"})
 
 
@@ -249,12 +253,16 @@ def _decode(text: str) -> Any:
         return json.loads(text)
     except json.JSONDecodeError as exc:
         first_error = exc
+    except RecursionError:
+        raise PreviewError(_TOO_DEEP) from None
     decoder = json.JSONDecoder()
     for match in re.finditer(r"^\{", text, flags=re.MULTILINE):
         try:
             document, _end = decoder.raw_decode(text, match.start())
         except json.JSONDecodeError:
             continue
+        except RecursionError:
+            raise PreviewError(_TOO_DEEP) from None
         return document
     raise PreviewError(
         f"not JSON ({first_error.msg} at line {first_error.lineno} column {first_error.colno}); "
@@ -354,10 +362,11 @@ def judge(preview: Preview, adoption: bool = False) -> Verdict:
 
     Blocked: a replace or delete of a BigQuery table or dataset or of the KMS grant, by any
     of the steps that carry it (replace, create-replacement, delete-replaced,
-    import-replacement, delete); removing `protect` or the provider's own deletion guard from
-    one of them; an operation the gate does not know. With `adoption`, also any step on a
-    custom resource other than same or import (a create of the KMS grant excepted, see
-    `_adoption_change`), and an import Pulumi has warned about.
+    import-replacement, delete); an update of the table whose schema change drops a column
+    (or that the classifier says replaces it); removing `protect` or the provider's own
+    deletion guard from one of them; an operation the gate does not know. With `adoption`,
+    also any step on a custom resource other than same or import (a create of the KMS grant
+    excepted, see `_adoption_change`), and an import Pulumi has warned about.
     """
     by_urn: dict[str, list[Step]] = {}
     for step in preview.steps:
@@ -399,6 +408,18 @@ def _guarded_change(steps: Sequence[Step]) -> Change | None:
         return _change(step, ops, "replace", reasons, True, _destroy_message(step, "replace"))
     if any(op in DELETING_OPS for op in ops):
         return _change(step, ops, "delete", reasons, True, _destroy_message(step, "delete"))
+    losses = _schema_losses(steps)
+    if losses:
+        worst = "replace" if any(c.effect == "replace" for c in losses) else "drop_column"
+        return _change(
+            step,
+            ops,
+            worst,
+            tuple(c.path for c in losses),
+            True,
+            "the update changes the table's schema in a way that destroys stored events: "
+            + " ".join(c.message for c in losses),
+        )
     dropped = _dropped_guards(step)
     if dropped:
         return _change(
@@ -483,6 +504,45 @@ def _reasons(steps: Sequence[Step]) -> tuple[str, ...]:
         for step in steps:
             reasons.extend(step.diff_reasons)
     return tuple(dict.fromkeys(reasons))
+
+
+def _schema_losses(steps: Sequence[Step]) -> tuple[SchemaChange, ...]:
+    """The destructive schema changes of a table update, by the classifier's rules.
+
+    pulumi-gcp updates a table in place when the only loss is a top-level column the new
+    schema lacks, and then drops it (ALTER TABLE DROP COLUMN): the step is an `update`, yet a
+    column's data is gone. The old side is the state the provider diffs against (its outputs,
+    which a refresh brings up to the live table), else the inputs last applied.
+    """
+    step = next((s for s in steps if s.op == "update"), None)
+    if step is None or step.type != TABLE_TYPE or step.old is None or step.new is None:
+        return ()
+    old_outputs = step.old.get("outputs") or {}
+    old = _schema_fields(old_outputs.get("schema") or step.inputs("old").get("schema"))
+    new = _schema_fields(step.inputs("new").get("schema"))
+    if old is None or new is None:
+        return ()
+    return tuple(c for c in classify_schema(old, new) if c.destructive)
+
+
+def _schema_fields(text: Any) -> list | None:
+    """A table's schema JSON as the provider holds it, or None when it is not known."""
+    if not isinstance(text, str):
+        return None
+    try:
+        fields = json.loads(text)
+        return fields if _well_formed(fields) else None
+    except (json.JSONDecodeError, RecursionError):
+        return None  # e.g. a value unknown until apply
+
+
+def _well_formed(fields: Any) -> bool:
+    return isinstance(fields, list) and all(
+        isinstance(f, dict)
+        and isinstance(f.get("name"), str)
+        and (f.get("fields") is None or _well_formed(f["fields"]))
+        for f in fields
+    )
 
 
 def _dropped_guards(step: Step) -> list[str]:

@@ -56,6 +56,8 @@ def parse_schema_document(text: str, label: str) -> SchemaDocument:
         raise SchemaFileError(
             f"{label}: not JSON ({exc.msg} at line {exc.lineno} column {exc.colno}); {ACCEPTED}"
         ) from None
+    except RecursionError:
+        raise SchemaFileError(f"{label}: nested too deeply to be a schema; {ACCEPTED}") from None
     table = None
     if isinstance(document, list):
         fields = document

@@ -76,6 +76,8 @@ def read_settings_lock(path: Path) -> dict[str, dict]:
             f"{label}: not JSON ({exc.msg} at line {exc.lineno} column {exc.colno}); "
             f"{SETTINGS_ACCEPTED}"
         ) from None
+    except RecursionError:
+        raise SchemaFileError(f"{label}: nested too deeply; {SETTINGS_ACCEPTED}") from None
     if not isinstance(document, dict) or not all(
         isinstance(table, dict) for table in document.values()
     ):

@@ -92,6 +92,12 @@ def read_stack_file(stack: str, root: Path = ROOT) -> dict[str, str]:
     config = document.get("config") or {}
     if not isinstance(config, dict):
         raise StackFileError(f"{path.name}: 'config' must be a mapping of keys to values")
+    for key, value in config.items():
+        if isinstance(value, dict) and set(value) == {"secure"}:
+            raise StackFileError(
+                f"{path.name}: {key} is a secret; no config value of this project is secret: "
+                "set it in plain text"
+            )
     return {str(key): _as_config_string(value) for key, value in config.items()}
 
 
@@ -100,8 +106,6 @@ def _as_config_string(value: object) -> str:
         return value
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, dict) and set(value) == {"secure"}:
-        raise StackFileError("secret config values are not used by this project")
     if isinstance(value, dict | list):
         return json.dumps(value)
     return str(value)

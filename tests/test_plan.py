@@ -220,3 +220,13 @@ def test_cli_unreadable_stack_file(tmp_path):
     assert result.returncode == 2
     assert "Pulumi.staging.yaml: not readable YAML" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_cli_secret_config_value_names_the_file_and_key(tmp_path):
+    # `pulumi config set --secret` writes {"secure": "<ciphertext>"}: this project has no secrets.
+    _stack_dir(tmp_path, "staging", description={"secure": "v1:abc"})
+    result = run_cli("--project-dir", str(tmp_path), "plan", "--stack", "staging")
+    assert result.returncode == 2
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("npq-events: error: Pulumi.staging.yaml: npq-analytics:description ")
+    assert "is a secret" in line

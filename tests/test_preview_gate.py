@@ -108,6 +108,8 @@ def test_delete_of_the_kms_grant_is_blocked_with_its_reach():
         ("[1, 2]", "expected a JSON object, found a list"),
         ('{"stack": "production", "resources": []}', "not a preview digest"),
         ('{"steps": [{"urn": "urn:pulumi:a::b::c::d"}]}', "steps[0].op: expected a string"),
+        ("[" * 100_000, "nested too deeply"),
+        ('{"steps": ' + "[" * 100_000, "nested too deeply"),
     ],
 )
 def test_unreadable_input_is_one_line_and_exit_2(tmp_path, content, expected):
@@ -302,3 +304,49 @@ def test_wrong_shapes_are_named(mutate, expected):
     with pytest.raises(gate.PreviewError) as caught:
         gate.parse_preview(document)
     assert expected in str(caught.value)
+
+
+# --- an in-place update that loses a column ----------------------------------------------------
+
+
+def _update_dropping_a_live_column() -> dict:
+    """update-clustering.json after `pulumi refresh` took in a column added to the live table by
+    hand: the provider diffs the code's schema against that state and, as the code lacks the
+    column, updates the table in place with ALTER TABLE DROP COLUMN."""
+    document = load("update-clustering.json")
+    step = document["steps"][1]
+    outputs = step["oldState"]["outputs"]
+    live = json.loads(outputs["schema"])
+    live.append({"name": "app_version", "type": "STRING", "mode": "NULLABLE"})
+    outputs["schema"] = json.dumps(live)
+    step["diffReasons"] = ["clusterings", "schema"]
+    step["detailedDiff"]["schema"] = {"kind": "update", "inputDiff": False}
+    return document
+
+
+def test_an_update_that_drops_a_live_column_is_blocked(tmp_path):
+    path = tmp_path / "preview.json"
+    path.write_text(json.dumps(_update_dropping_a_live_column()))
+    result = run_cli("preview-gate", str(path))
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "BLOCKED drop_column table ecf-bq.npq_events_staging.events" in result.stdout
+    assert "`app_version` is missing from the new schema" in result.stdout
+    assert "ALTER TABLE DROP COLUMN" in result.stdout
+
+
+def test_an_update_that_only_adds_a_column_passes():
+    document = load("update-clustering.json")
+    step = document["steps"][1]
+    code = json.loads(step["newState"]["inputs"]["schema"])
+    code.append({"name": "app_version", "type": "STRING", "mode": "NULLABLE"})
+    step["newState"]["inputs"]["schema"] = json.dumps(code)
+    verdict = verdict_of(document)
+    assert verdict.status == "pass"
+    assert [c.action for c in verdict.changes] == ["update"]
+
+
+def test_an_unknown_schema_is_not_read_as_a_loss():
+    document = _update_dropping_a_live_column()
+    # A value the engine cannot know before apply is shown as its unknown placeholder.
+    document["steps"][1]["newState"]["inputs"]["schema"] = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
+    assert verdict_of(document).status == "pass"

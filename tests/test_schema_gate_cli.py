@@ -195,6 +195,7 @@ UNREADABLE_LOCKS = [
     ("events.lock.json", '[{"type": "STRING"}]', 'has no "name"'),
     ("events.settings.lock.json", "[]", "not a settings lock"),
     ("events.settings.lock.json", "{", "not JSON"),
+    ("events.settings.lock.json", '{"a":' * 100_000, "nested too deeply"),
 ]
 
 
@@ -392,6 +393,7 @@ def test_malformed_schema_documents_are_one_line_errors(content, expected):
         ('{"kind": "bigquery#table"}', "is not a schema"),
         ('[{"type": "STRING"}]', 'has no "name"'),
         ('[{"name": "x", "mode": "NULLABLE"}]', 'has no "type"'),
+        ("[" * 100_000, "nested too deeply"),
         (None, "no such file"),
     ],
 )

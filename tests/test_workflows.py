@@ -107,6 +107,23 @@ def test_the_setup_action_authenticates_by_workload_identity_federation():
     assert "credentials_json" not in SETUP_ACTION.read_text()
 
 
+def test_the_setup_action_installs_into_the_virtualenv_pulumi_runs_the_program_with():
+    # Pulumi runs __main__.py with the interpreter of Pulumi.yaml's `virtualenv`; a missing one
+    # fails every preview and up (or is created empty, without pulumi-gcp or this package).
+    virtualenv = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())["runtime"]["options"][
+        "virtualenv"
+    ]
+    action = yaml.safe_load(SETUP_ACTION.read_text())
+    install = next(s["run"] for s in action["runs"]["steps"] if "pip install" in s.get("run", ""))
+    assert f"python -m venv {virtualenv}\n" in install
+    assert f"{virtualenv}/bin/python -m pip install --quiet -e ." in install
+    assert f'echo "$PWD/{virtualenv}/bin" >> "$GITHUB_PATH"' in install
+    # Every workflow that calls the installed command by path uses that same virtualenv.
+    for name, text in ((p.name, p.read_text()) for p in WORKFLOWS.glob("*.yml")):
+        for match in re.finditer(r"([\w./-]*)/bin/npq-events", text):
+            assert match.group(1) == virtualenv, f"{name}: {match.group(0)}"
+
+
 # --- wiring -----------------------------------------------------------------------------------
 
 
@@ -163,6 +180,15 @@ def test_deploy_gates_each_up_then_verifies_and_waits_for_approval_on_production
         assert f"--stack {stack}" in commands[verify]
         # No step between the gate and the up may let a failed gate through.
         assert all("continue-on-error" not in s for s in steps(job)[gate : up + 1])
+
+
+def test_deploy_runs_only_from_main_also_when_started_by_hand():
+    # workflow_dispatch lets anyone with write access pick any branch: its code must not reach
+    # a live stack without review. Production needs staging, so it is skipped with it.
+    document = workflow("deploy.yml")
+    assert "workflow_dispatch" in document["on"]
+    for name in ("staging", "production"):
+        assert document["jobs"][name]["if"] == "github.ref == 'refs/heads/main'", name
 
 
 def test_drift_runs_daily_and_on_demand_and_reads_exit_7_as_drift():

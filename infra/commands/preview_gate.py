@@ -19,8 +19,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "the KMS grant",
         description="Read the output of `pulumi preview --json` and exit 1 when applying it "
         "would replace, delete or unprotect a BigQuery table or dataset or the KMS key grant, "
-        "naming each one and why; exit 2 when the input is not a preview or the preview "
-        "itself failed.",
+        "or drop a column of the table, naming each one and why; exit 2 when the input is not "
+        "a preview or the preview itself failed.",
     )
     parser.add_argument("file", metavar="FILE", help="the preview JSON; '-' reads stdin")
     parser.add_argument("--format", choices=("text", "json"), default="text")
