@@ -27,6 +27,22 @@ REVIEW_BASE_STACK = "review"
 # them (its dataset id and description are derived from its PR; it never adopts or owns the
 # key grant).
 REVIEW_BASE_OWN_KEYS = ("datasetId", "description", "adopt", "ownsKmsGrant")
+
+
+class _Yaml12Loader(yaml.SafeLoader):
+    """PyYAML reads YAML 1.1, where `yes`, `no`, `on` and `off` are booleans; the Pulumi CLI
+    reads YAML 1.2 and passes them to the program as text. Only true/false are booleans here."""
+
+
+_Yaml12Loader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Yaml12Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool",
+    re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+    list("tTfF"),
+)
 _STACK_NAME_RE = re.compile(r"\A[A-Za-z0-9_.-]{1,100}\Z")
 
 
@@ -83,7 +99,7 @@ def read_stack_file(stack: str, root: Path = ROOT) -> dict[str, str]:
             f"no stack file {path.name} for stack {stack!r} (stacks: {known}, review-pr-<N>)"
         )
     try:
-        document = yaml.safe_load(path.read_text()) or {}
+        document = yaml.load(path.read_text(), Loader=_Yaml12Loader) or {}
     except (OSError, yaml.YAMLError) as exc:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise StackFileError(f"{path.name}: not readable YAML ({reason})") from None

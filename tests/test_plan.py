@@ -230,3 +230,16 @@ def test_cli_secret_config_value_names_the_file_and_key(tmp_path):
     (line,) = result.stderr.strip().splitlines()
     assert line.startswith("npq-events: error: Pulumi.staging.yaml: npq-analytics:description ")
     assert "is a secret" in line
+
+
+def test_yes_is_text_as_the_pulumi_cli_reads_it_so_adopt_yes_is_refused(tmp_path):
+    (tmp_path / "Pulumi.staging.yaml").write_text(
+        (ROOT / "Pulumi.staging.yaml")
+        .read_text()
+        .replace("config:\n", "config:\n  npq-analytics:adopt: yes\n", 1)
+    )
+    assert stack_config("staging", tmp_path)["npq-analytics:adopt"] == "yes"
+    result = run_cli("--project-dir", str(tmp_path), "plan", "--stack", "staging")
+    assert result.returncode == 2
+    assert "config npq-analytics:adopt = 'yes': true or false" in result.stderr
+    assert stack_config("staging")["npq-analytics:ownsKmsGrant"] == "false"
