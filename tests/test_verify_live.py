@@ -464,3 +464,13 @@ def test_records_says_in_one_line_that_the_credentials_were_refused(stub):
         "npq-events: error: credentials refused reading ecf-bq.npq_events_staging"
     )
     assert pem.splitlines()[1] not in done.stdout + done.stderr
+
+
+def test_all_with_no_stack_file_is_refused_not_a_match(tmp_path):
+    # A scheduled drift check run in the wrong directory must not pass having checked nothing.
+    done = run_cli("--project-dir", str(tmp_path), "verify", "--all", env=NO_CREDENTIALS)
+    assert done.returncode == 2
+    assert done.stdout == ""
+    assert done.stderr == (
+        f"npq-events: error: --all: no Pulumi.<stack>.yaml in {tmp_path}: nothing to verify\n"
+    )
