@@ -14,6 +14,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import google.auth
 from google.api_core.client_options import ClientOptions
@@ -48,12 +49,23 @@ DEFAULT_DEADLINES = Deadlines()
 
 
 def check_endpoint(endpoint: str) -> str:
-    if not _ENDPOINT_RE.match(endpoint):
+    if not _ENDPOINT_RE.match(endpoint) or not _host_and_port_parse(endpoint):
         raise UserError(
             f"--api-endpoint {endpoint!r} is not accepted: give http(s)://HOST[:PORT], "
             "e.g. http://127.0.0.1:9050"
         )
     return endpoint.rstrip("/")
+
+
+def _host_and_port_parse(endpoint: str) -> bool:
+    """Whether the URL has a host and, if any, a port from 1 to 65535 (the pattern above lets
+    through `127.0.0.1:99999` and `[::1`, which requests refuses at the first call)."""
+    try:
+        parts = urlsplit(endpoint)
+        port = parts.port
+    except ValueError:
+        return False
+    return bool(parts.hostname) and (port is None or 1 <= port <= 65535)
 
 
 def credentials(api_endpoint: str | None, env: Mapping[str, str] = os.environ) -> Credentials:
@@ -62,6 +74,8 @@ def credentials(api_endpoint: str | None, env: Mapping[str, str] = os.environ) -
     if key_json:
         try:
             info = json.loads(key_json)
+            if not isinstance(info, dict):
+                raise ValueError("not a JSON object")
             return service_account.Credentials.from_service_account_info(info, scopes=SCOPES)
         except (ValueError, TypeError, KeyError):
             raise UserError(
@@ -71,8 +85,12 @@ def credentials(api_endpoint: str | None, env: Mapping[str, str] = os.environ) -
         return AnonymousCredentials()
     try:
         found, _project = google.auth.default(scopes=SCOPES)
-    except DefaultCredentialsError as exc:
+    except (DefaultCredentialsError, OSError, ValueError, AttributeError, TypeError) as exc:
+        # Beside DefaultCredentialsError, google.auth lets through the OSError of a file it
+        # cannot read (a directory) and the AttributeError of JSON that is not an object.
         first = str(exc).splitlines()[0] if str(exc) else "none found"
+        if not isinstance(exc, DefaultCredentialsError):
+            first = f"{ADC_FILE_ENV} {env.get(ADC_FILE_ENV) or ''} is unusable: {first}"
         raise UserError(
             f"no Google credentials ({first.rstrip('.')}); set {KEY_JSON_ENV} or "
             f"{ADC_FILE_ENV}, or run 'gcloud auth application-default login'"

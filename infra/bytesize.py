@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 
 from infra.errors import UserError
 
@@ -10,6 +11,9 @@ _DECIMAL = {"": 1, "B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12, 
 _BINARY = {"KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40, "PIB": 2**50}
 _UNITS = {**_DECIMAL, **_BINARY}
 _SIZE_RE = re.compile(r"^([0-9]+(?:\.[0-9]+)?)\s*([A-Za-z]*)$")
+# BigQuery's maximumBytesBilled is an int64: a larger ceiling passes a dry run, then BigQuery
+# refuses the query itself.
+MAX_BYTES = 2**63 - 1
 ACCEPTED = (
     "a positive size such as 500MB, 1GB, 2.5TB or 10GiB (B, KB, MB, GB, TB, PB are powers of "
     "1000; KiB, MiB, GiB, TiB, PiB powers of 1024), or a whole number of bytes"
@@ -22,9 +26,14 @@ def parse_bytes(flag: str, value: str) -> int:
     unit = match[2].upper() if match else ""
     if match is None or unit not in _UNITS or (not unit and "." in match[1]):
         raise UserError(f"{flag} {value!r} is not accepted: give {ACCEPTED}")
-    size = int(float(match[1]) * _UNITS[unit])
+    size = int(Decimal(match[1]) * _UNITS[unit])  # exact, unlike a float
     if size < 1:
         raise UserError(f"{flag} {value!r} is not accepted: give {ACCEPTED}")
+    if size > MAX_BYTES:
+        raise UserError(
+            f"{flag} {value!r} is not accepted: at most {MAX_BYTES} bytes "
+            f"({human(MAX_BYTES)}), the most BigQuery takes"
+        )
     return size
 
 

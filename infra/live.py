@@ -75,14 +75,24 @@ def check_stack(
         return error_result(target.stack, table_ref, describe_error(exc, deadlines))
     finally:
         client.close()
-    return compare(
-        declaration,
-        live_dataset,
-        live_table,
-        strict=strict,
-        adopt=adopt or declaration.adopt,
-        encryption_optional=not is_google(api_endpoint),
-    )
+    try:
+        return compare(
+            declaration,
+            live_dataset,
+            live_table,
+            strict=strict,
+            adopt=adopt or declaration.adopt,
+            encryption_optional=not is_google(api_endpoint),
+        )
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        # An endpoint answering outside BigQuery's REST shapes (a column without a name,
+        # labels that are not a map): this stack's error, never the whole run's traceback.
+        return error_result(
+            target.stack,
+            table_ref,
+            f"the answer for {declaration.dataset.ref} or {table_ref} is not in BigQuery's "
+            f"shape ({type(exc).__name__}: {_first_line(exc)})",
+        )
 
 
 def is_google(api_endpoint: str | None) -> bool:

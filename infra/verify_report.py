@@ -68,7 +68,7 @@ def _plain_finding(finding: Finding) -> str:
 def write_rich(results: Sequence[StackResult], out: Console) -> None:
     for result in results:
         style = _STYLE[result.status]
-        out.print(f"[bold]{result.stack}[/bold] ", end="")
+        out.print(Text(result.stack, style="bold"), Text(" "), sep="", end="")
         out.print(result.table or "(table unknown)", end="", markup=False)
         out.print(f"  [bold {style}]{result.status}[/bold {style}]", end="")
         if result.status == DRIFT:

@@ -47,22 +47,34 @@ def parse_when(flag: str, value: str, now: datetime, *, end: bool = False) -> da
     text = value.strip()
     if text.lower() == NOW:
         return now
+    try:
+        return _parse(text, now, end)
+    except OverflowError:
+        # 999999d back, or the day after 9999-12-31: outside what a datetime (and BigQuery's
+        # TIMESTAMP) can hold.
+        raise UserError(
+            f"{flag} {value!r} is out of range: give a time from year 1 to 9999"
+        ) from None
+    except ValueError:
+        raise UserError(f"{flag} {value!r} is not accepted: give {ACCEPTED}") from None
+
+
+def _parse(text: str, now: datetime, end: bool) -> datetime:
+    """ValueError for a value of no accepted form, OverflowError for one out of range."""
     match = _DURATION_RE.match(text)
     if match:
         return now - timedelta(**{_UNITS[match[2]]: int(match[1])})
-    try:
-        if _DATE_RE.match(text):
-            day = date.fromisoformat(text)
-            start = datetime(day.year, day.month, day.day, tzinfo=UTC)
-            return start + timedelta(days=1) if end else start
-        if _TIME_RE.match(text):
-            moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-            if moment.tzinfo is None:
-                moment = moment.replace(tzinfo=UTC)
-            return moment.astimezone(UTC)
-    except ValueError:
-        pass  # a well-shaped but impossible date such as 2026-02-30
-    raise UserError(f"{flag} {value!r} is not accepted: give {ACCEPTED}")
+    # A well-shaped but impossible date such as 2026-02-30 raises ValueError too.
+    if _DATE_RE.match(text):
+        day = date.fromisoformat(text)
+        start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+        return start + timedelta(days=1) if end else start
+    if _TIME_RE.match(text):
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        return moment.astimezone(UTC)
+    raise ValueError(text)
 
 
 def parse_window(since: str | None, until: str | None, now: datetime) -> Window:

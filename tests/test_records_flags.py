@@ -12,6 +12,7 @@ from infra.bytesize import human, parse_bytes
 from infra.errors import EXIT_USAGE, UserError
 from infra.records import MAX_LIMIT, parse_limit
 from infra.window import parse_when, parse_window
+from tests.conftest import run_cli
 
 NOW = datetime(2026, 11, 27, 10, 30, 15, tzinfo=UTC)
 
@@ -109,3 +110,42 @@ def test_limits(value):
 def test_bad_limit(value):
     with pytest.raises(UserError, match=rf"^--limit {value!r} is not accepted"):
         parse_limit(value)
+
+
+@pytest.mark.parametrize(
+    ("since", "until", "flag", "value"),
+    [
+        ("999999d", None, "--since", "999999d"),
+        ("999999w", None, "--since", "999999w"),
+        ("2026-11-01", "9999-12-31", "--until", "9999-12-31"),
+    ],
+)
+def test_a_time_out_of_range_is_one_line_not_a_traceback(since, until, flag, value):
+    with pytest.raises(UserError) as caught:
+        parse_window(since, until, NOW)
+    message = str(caught.value)
+    assert "\n" not in message
+    assert message.startswith(f"{flag} {value!r} is out of range")
+    assert caught.value.exit_code == EXIT_USAGE
+
+
+def test_a_time_out_of_range_through_the_cli():
+    done = run_cli("records", "--stack", "staging", "--since", "999999d")
+    assert done.returncode == EXIT_USAGE
+    assert done.stderr == (
+        "npq-events: error: --since '999999d' is out of range: give a time from year 1 to 9999\n"
+    )
+
+
+def test_a_size_is_read_exactly():
+    assert parse_bytes("--max-bytes", "1000000000000000001") == 10**18 + 1
+    assert parse_bytes("--max-bytes", "0.1KB") == 100
+
+
+@pytest.mark.parametrize("value", ["10000PB", "9223372036854775808", "8192PiB"])
+def test_a_size_beyond_what_bigquery_takes_is_refused(value):
+    # maximumBytesBilled is an int64: a larger ceiling would pass the dry run, then BigQuery
+    # would refuse the query itself.
+    with pytest.raises(UserError) as caught:
+        parse_bytes("--max-bytes", value)
+    assert str(caught.value).startswith(f"--max-bytes {value!r} is not accepted: at most")

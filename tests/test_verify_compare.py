@@ -480,3 +480,21 @@ def test_json_shape(staging):
     finding = document["findings"][0]
     assert list(finding) == ["level", "path", "expected", "actual", "effect", "message"]
     json.dumps(document)  # JSON-safe throughout
+
+
+def test_a_stack_name_with_brackets_prints_as_itself_on_a_terminal():
+    # `verify --stack '[/x]'` is refused as that stack's error; on a terminal its name must
+    # print as text, not be read as rich markup (which raised MarkupError).
+    import io
+
+    from rich.console import Console
+    from rich.text import Text
+
+    from infra.verify import error_result
+    from infra.verify_report import write_rich
+
+    out = io.StringIO()
+    results = [error_result("[/x]", None, "stack name '[/x]' is not accepted")]
+    write_rich(results, Console(file=out, force_terminal=True, no_color=True, width=200))
+    printed = Text.from_ansi(out.getvalue()).plain
+    assert printed.splitlines()[0].startswith("[/x] (table unknown)  error")

@@ -12,9 +12,10 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from infra.bq import RETRY, Deadlines
+from infra.bq import RETRY, Deadlines, check_endpoint, credentials
 from infra.commands.verify import exit_status
 from infra.declared import declare
+from infra.errors import UserError
 from infra.live import Target, check_all, check_stack, is_google
 from infra.stackfiles import committed_stacks, settings_for
 from tests.bq_stub import Fault, StubBigQuery
@@ -368,3 +369,108 @@ def test_a_malformed_key_variable_is_named_not_shown():
 )
 def test_only_google_endpoints_are_held_to_cmek(endpoint, google):
     assert is_google(endpoint) is google
+
+
+@pytest.mark.parametrize("content", ["[]", "null", '"a string"', "42"])
+def test_key_variable_json_that_is_not_an_object_is_named(content):
+    with pytest.raises(UserError, match="is set but is not a service account key"):
+        credentials(None, env={"BIGQUERY_DFE_ANALYTICS_API_JSON_KEY": content})
+
+
+def test_key_variable_json_that_is_not_an_object_through_the_cli():
+    for command in ("verify", "records"):
+        done = run_cli(
+            command,
+            "--stack",
+            "staging",
+            "--api-endpoint",
+            "http://127.0.0.1:1",
+            env={"BIGQUERY_DFE_ANALYTICS_API_JSON_KEY": "[]"},
+        )
+        assert done.returncode == 2, command
+        (line,) = done.stderr.splitlines()
+        assert "BIGQUERY_DFE_ANALYTICS_API_JSON_KEY is set but" in line
+
+
+@pytest.mark.parametrize(
+    "endpoint",
+    ["http://127.0.0.1:99999", "http://127.0.0.1:0", "http://[::1", "http://host:80:80", "http://"],
+)
+def test_an_endpoint_with_no_usable_host_or_port_is_refused(endpoint):
+    with pytest.raises(UserError, match=r"^--api-endpoint .* is not accepted: give http"):
+        check_endpoint(endpoint)
+
+
+@pytest.mark.parametrize(
+    "endpoint",
+    ["http://127.0.0.1:9050", "http://[::1]:9050", "https://bigquery.googleapis.com/", "http://x"],
+)
+def test_endpoints_accepted(endpoint):
+    assert check_endpoint(endpoint) == endpoint.rstrip("/")
+
+
+def test_a_malformed_answer_is_that_stacks_error_only(stub):
+    # A BigQuery-compatible endpoint answering a column without a name: one stack's error,
+    # the other stack's result still stands.
+    for stack in ("staging", "production"):
+        stub.put(target(stack).declaration)
+    stub.tables[("ecf-bq", "npq_events_staging", "events")]["schema"]["fields"].append(
+        {"type": "STRING"}
+    )
+    stub.datasets[("ecf-bq", "npq_events_production")]["labels"] = ["not", "a", "map"]
+    stub.put(target("sandbox").declaration)
+    results = check_all(
+        [target("staging"), target("production"), target("sandbox")], stub.endpoint, FAST, env={}
+    )
+    assert [r.status for r in results] == ["error", "error", "match"]
+    assert all("\n" not in r.error and "not in BigQuery's shape" in r.error for r in results[:2])
+
+    done = verify_cli(stub, "--stack", "staging", "--stack", "sandbox")
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    assert "sandbox: ecf-bq.npq_events_sandbox.events: match" in done.stdout
+    (line,) = done.stderr.splitlines()
+    assert line.startswith("npq-events: error: stack staging: the answer for")
+
+
+@pytest.mark.parametrize("kind", ["directory", "list"])
+def test_an_unusable_adc_file_is_one_line_for_verify_and_records(tmp_path, kind):
+    path = tmp_path
+    if kind == "list":
+        path = tmp_path / "adc.json"
+        path.write_text("[]")
+    env = {"BIGQUERY_DFE_ANALYTICS_API_JSON_KEY": "", "GOOGLE_APPLICATION_CREDENTIALS": str(path)}
+    for command in ("verify", "records"):
+        done = run_cli(command, "--stack", "staging", env=env)
+        assert done.returncode == 2, (command, done.stderr)
+        (line,) = done.stderr.splitlines()
+        assert "no Google credentials" in line and str(path) in line, line
+
+
+def test_records_says_in_one_line_that_the_credentials_were_refused(stub):
+    key_json, pem = _service_account_key(stub.token_uri)
+    stub.token_status = 400  # the token endpoint refuses the key
+    done = run_cli(
+        "records",
+        "--stack",
+        "staging",
+        "--api-endpoint",
+        stub.endpoint,
+        env={"BIGQUERY_DFE_ANALYTICS_API_JSON_KEY": key_json},
+    )
+    assert done.returncode == 2
+    (line,) = done.stderr.splitlines()
+    assert line.startswith(
+        "npq-events: error: credentials refused reading ecf-bq.npq_events_staging"
+    )
+    assert pem.splitlines()[1] not in done.stdout + done.stderr
+
+
+def test_all_with_no_stack_file_is_refused_not_a_match(tmp_path):
+    # A scheduled drift check run in the wrong directory must not pass having checked nothing.
+    done = run_cli("--project-dir", str(tmp_path), "verify", "--all", env=NO_CREDENTIALS)
+    assert done.returncode == 2
+    assert done.stdout == ""
+    assert done.stderr == (
+        f"npq-events: error: --all: no Pulumi.<stack>.yaml in {tmp_path}: nothing to verify\n"
+    )

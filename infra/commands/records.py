@@ -9,6 +9,7 @@ import re
 import sys
 from collections.abc import Iterator
 
+import google.auth.exceptions
 from google.api_core import exceptions as api_exceptions
 from rich.table import Table
 from rich.text import Text
@@ -185,6 +186,13 @@ def _api_errors(declaration: Declaration, where: str, stack: str, max_bytes: int
                 EXIT_TOO_COSTLY,
             ) from None
         raise UserError(f"reading {table} at {where} failed: {_first_line(exc)}") from None
+    except google.auth.exceptions.TransportError as exc:
+        raise UserError(f"cannot get an access token to read {table}: {_first_line(exc)}") from None
+    except google.auth.exceptions.GoogleAuthError as exc:
+        # The token endpoint refused the key (RefreshError), or the credentials cannot be used.
+        text = exc.args[0] if exc.args and isinstance(exc.args[0], str) else str(exc)
+        first = (text.strip().splitlines() or [type(exc).__name__])[0][:300]
+        raise UserError(f"credentials refused reading {table}: {first}") from None
     except (api_exceptions.GoogleAPIError, OSError, TimeoutError) as exc:
         raise UserError(f"could not reach {where} to read {table}: {_first_line(exc)}") from None
 

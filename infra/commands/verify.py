@@ -87,6 +87,10 @@ def resolve_endpoint(args: argparse.Namespace) -> str | None:
 
 def run(args: argparse.Namespace) -> int:
     stacks = committed_stacks(args.project_dir) if args.all else list(dict.fromkeys(args.stack))
+    if not stacks:
+        raise UserError(
+            f"--all: no Pulumi.<stack>.yaml in {args.project_dir}: nothing to verify", EXIT_USAGE
+        )
     if args.local:
         endpoint, credentials_env = local.local_endpoint(*stacks), local.NO_CREDENTIALS
     else:
