@@ -5,9 +5,8 @@ from __future__ import annotations
 import pulumi
 import pulumi_gcp as gcp
 
+from infra import resource_types
 from infra.declared import IGNORED_TABLE_PROPERTIES, KMS_ROLE, Declaration
-
-COMPONENT_TYPE = "npq:analytics:EventsDataset"
 
 
 class EventsDataset(pulumi.ComponentResource):
@@ -22,7 +21,7 @@ class EventsDataset(pulumi.ComponentResource):
     def __init__(
         self, name: str, declaration: Declaration, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        super().__init__(COMPONENT_TYPE, name, None, opts)
+        super().__init__(resource_types.COMPONENT, name, None, opts)
         dataset_spec, table_spec = declaration.dataset, declaration.table
         depends_on: list[pulumi.Resource] = []
 

@@ -19,6 +19,7 @@ from pulumi.runtime import settings as runtime_settings
 from pulumi.runtime.config import set_all_config
 from pulumi.runtime.stack import run_pulumi_func, wait_for_rpcs
 
+from infra import resource_types
 from infra.settings import PROJECT_NAME, load_settings
 from infra.stackfiles import ROOT, stack_config
 
@@ -73,17 +74,17 @@ class _ProviderMocks(pulumi.runtime.Mocks):
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict]:
         inputs = dict(args.inputs)
         project = inputs.get("project", "")
-        if args.typ == "gcp:bigquery/dataset:Dataset":
+        if args.typ == resource_types.DATASET:
             return f"projects/{project}/datasets/{inputs['datasetId']}", inputs
-        if args.typ == "gcp:bigquery/table:Table":
+        if args.typ == resource_types.TABLE:
             table_id = (
                 f"projects/{project}/datasets/{inputs['datasetId']}/tables/{inputs['tableId']}"
             )
             return table_id, inputs
-        if args.typ == "gcp:bigquery/datasetIamMember:DatasetIamMember":
+        if args.typ == resource_types.DATASET_IAM_MEMBER:
             dataset = f"projects/{project}/datasets/{inputs['datasetId']}"
             return f"{dataset}/{inputs['role']}/{inputs['member']}", inputs
-        if args.typ == "gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember":
+        if args.typ == resource_types.KMS_GRANT:
             return f"{inputs['cryptoKeyId']}/{inputs['role']}/{inputs['member']}", inputs
         return f"{args.name}-id", inputs
 

@@ -16,12 +16,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from infra import resource_types
 from infra.schema_changes import Change as SchemaChange
 from infra.schema_changes import classify_schema
 
-TABLE_TYPE = "gcp:bigquery/table:Table"
-DATASET_TYPE = "gcp:bigquery/dataset:Dataset"
-KMS_GRANT_TYPE = "gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember"
+TABLE_TYPE = resource_types.TABLE
+DATASET_TYPE = resource_types.DATASET
+KMS_GRANT_TYPE = resource_types.KMS_GRANT
 # What the gate guards, and the word its messages use for each.
 GUARDED = {TABLE_TYPE: "table", DATASET_TYPE: "dataset", KMS_GRANT_TYPE: "KMS grant"}
 PROVIDER_TYPE_PREFIX = "pulumi:providers:"

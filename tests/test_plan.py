@@ -243,3 +243,16 @@ def test_yes_is_text_as_the_pulumi_cli_reads_it_so_adopt_yes_is_refused(tmp_path
     assert result.returncode == 2
     assert "config npq-analytics:adopt = 'yes': true or false" in result.stderr
     assert stack_config("staging")["npq-analytics:ownsKmsGrant"] == "false"
+
+
+def test_named_resource_types_are_what_the_sdk_registers(plans):
+    from infra import resource_types
+
+    registered = {r.type for plan in plans.values() for r in plan.resources}
+    named = {
+        resource_types.COMPONENT,
+        resource_types.DATASET,
+        resource_types.TABLE,
+        resource_types.KMS_GRANT,
+    }
+    assert named <= registered
