@@ -95,7 +95,15 @@ class TableSpec:
         }
 
     def ddl(self) -> str:
-        return schema.to_ddl(self.ref, self.kms_key, self.columns, self.description)
+        return schema.to_ddl(
+            self.ref,
+            self.kms_key,
+            self.columns,
+            self.description,
+            self.partition_field,
+            self.clustering,
+            self.require_partition_filter,
+        )
 
 
 @dataclass(frozen=True)

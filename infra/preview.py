@@ -18,7 +18,7 @@ from typing import Any
 
 from infra import resource_types
 from infra.schema_changes import Change as SchemaChange
-from infra.schema_changes import classify_schema
+from infra.schema_changes import classify_schema, overall_effect
 
 TABLE_TYPE = resource_types.TABLE
 DATASET_TYPE = resource_types.DATASET
@@ -411,11 +411,10 @@ def _guarded_change(steps: Sequence[Step]) -> Change | None:
         return _change(step, ops, "delete", reasons, True, _destroy_message(step, "delete"))
     losses = _schema_losses(steps)
     if losses:
-        worst = "replace" if any(c.effect == "replace" for c in losses) else "drop_column"
         return _change(
             step,
             ops,
-            worst,
+            overall_effect(losses),
             tuple(c.path for c in losses),
             True,
             "the update changes the table's schema in a way that destroys stored events: "

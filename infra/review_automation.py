@@ -21,6 +21,7 @@ from pulumi import automation as auto
 
 from infra import review
 from infra.errors import UserError
+from infra.settings import load_settings
 from infra.stackfiles import ROOT
 
 PULUMI = "pulumi"
@@ -87,7 +88,7 @@ def up(pr: int, emit: Emit, today: date, root: Path = ROOT) -> review.ReviewApp:
         recorded = review.recorded_created_on(last[0].config if last else None)
     created_on = review.choose_created_on(recorded, today)
     desired = review.review_config(pr, created_on, root)
-    review.review_settings(pr, created_on, root)
+    load_settings(name, desired)  # the very config set below, checked
     with pulumi_errors(f"setting the config of {name}"):
         stale = review.stale_config_keys(stack.get_all_config(), desired)
         if stale:

@@ -303,24 +303,27 @@ def to_ddl(
     kms_key: str,
     columns: Sequence[Column] = EVENTS,
     description: str = TABLE_DESCRIPTION,
+    partition_field: str = PARTITION_FIELD,
+    cluster_fields: Sequence[str] = CLUSTER_FIELDS,
+    require_partition_filter: bool = REQUIRE_PARTITION_FILTER,
 ) -> str:
     """A CREATE TABLE statement equal to the declaration (policy tags are not DDL)."""
     body = ",\n".join(f"  {_ddl_column(column)}" for column in columns)
-    validate(columns)
-    partition = _quote(PARTITION_FIELD)
-    if find(columns, PARTITION_FIELD).type == "TIMESTAMP":
+    validate(columns, partition_field, cluster_fields)
+    partition = _quote(partition_field)
+    if find(columns, partition_field).type == "TIMESTAMP":
         partition = f"DATE({partition})"
     options = ",\n  ".join(
         [
             f"description={_sql_string(description)}",
             f"kms_key_name={_sql_string(kms_key)}",
-            f"require_partition_filter={'TRUE' if REQUIRE_PARTITION_FILTER else 'FALSE'}",
+            f"require_partition_filter={'TRUE' if require_partition_filter else 'FALSE'}",
         ]
     )
     return (
         f"CREATE TABLE `{table_ref}`\n(\n{body}\n)\n"
         f"PARTITION BY {partition}\n"
-        f"CLUSTER BY {', '.join(_quote(name) for name in CLUSTER_FIELDS)}\n"
+        f"CLUSTER BY {', '.join(_quote(name) for name in cluster_fields)}\n"
         f"OPTIONS(\n  {options}\n);\n"
     )
 

@@ -14,11 +14,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from infra.schema import MODES
+
 ACCEPTED = (
     'accepted: a JSON list of fields, an object with "fields", or a table resource with '
     '"schema": {"fields": [...]}; each field an object with "name" and "type"'
 )
-MODES = frozenset({"NULLABLE", "REQUIRED", "REPEATED"})
 RECORD_TYPES = frozenset({"RECORD", "STRUCT"})
 
 

@@ -25,13 +25,11 @@ from infra.stackfiles import REVIEW_BASE_STACK, review_pr_number, stack_file
 
 DRIFT = "drift"
 NOTE = "note"
-LEVELS = (DRIFT, NOTE)
 CREATE = schema_changes.CREATE  # a dataset or table that does not exist
 # Every effect a finding or a stack can have, least to most harmful.
 EFFECTS = ("none", "in_place", CREATE, "drop_column", "replace")
 assert set(schema_changes.EFFECTS) | {CREATE} == set(EFFECTS)
 MATCH, ERROR = "match", "error"
-STATUSES = (MATCH, DRIFT, ERROR)
 # What BigQuery applies to a dataset whose answer carries no maxTimeTravelHours.
 BIGQUERY_DEFAULT_TIME_TRAVEL_HOURS = 168
 PULUMI_LABEL = "goog-pulumi-provisioned"  # pulumi-gcp adds it to everything it manages

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Callable
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
@@ -71,20 +70,6 @@ def add_endpoint_arguments(parser: argparse.ArgumentParser) -> argparse._Mutuall
     return group
 
 
-# Each returns the endpoint its option asks for, or None; the first that answers wins.
-# Another option (a local emulator's, say) adds its function here.
-EndpointSource = Callable[[argparse.Namespace], "str | None"]
-ENDPOINT_SOURCES: list[EndpointSource] = [lambda args: getattr(args, "api_endpoint", None)]
-
-
-def resolve_endpoint(args: argparse.Namespace) -> str | None:
-    for source in ENDPOINT_SOURCES:
-        endpoint = source(args)
-        if endpoint:
-            return check_endpoint(endpoint)
-    return None
-
-
 def run(args: argparse.Namespace) -> int:
     stacks = committed_stacks(args.project_dir) if args.all else list(dict.fromkeys(args.stack))
     if not stacks:
@@ -94,7 +79,8 @@ def run(args: argparse.Namespace) -> int:
     if args.local:
         endpoint, credentials_env = local.local_endpoint(*stacks), local.NO_CREDENTIALS
     else:
-        endpoint, credentials_env = resolve_endpoint(args), os.environ
+        endpoint = check_endpoint(args.api_endpoint) if args.api_endpoint else None
+        credentials_env = os.environ
     targets = [load_target(stack, args.project_dir) for stack in stacks]
     results = _check_with_progress(targets, endpoint, credentials_env, args)
     _write(results, args.format)
