@@ -102,12 +102,12 @@ class _ProviderMocks(pulumi.runtime.Mocks):
 class _RecordingMonitor(mocks.MockMonitor):
     def __init__(self, provider_mocks: pulumi.runtime.Mocks) -> None:
         super().__init__(provider_mocks)
-        self.registrations: list[tuple[str, Any]] = []
+        self.registrations: list[Any] = []
 
     def RegisterResource(self, request):
         response = super().RegisterResource(request)
         if request.type != "pulumi:pulumi:Stack":
-            self.registrations.append((response.urn, request))
+            self.registrations.append(request)
         return response
 
 
@@ -117,7 +117,7 @@ def _urn_name(urn: str) -> str:
 
 def _record(monitor: _RecordingMonitor) -> tuple[PlannedResource, ...]:
     planned = []
-    for _urn, request in monitor.registrations:
+    for request in monitor.registrations:
         inputs = rpc.deserialize_properties(request.object)
         planned.append(
             PlannedResource(

@@ -23,6 +23,7 @@ from infra import schema
 from infra.bq import DEFAULT_DEADLINES, Deadlines
 from infra.declared import TableSpec
 from infra.errors import UserError
+from infra.schema import quote_identifier
 from infra.window import Window
 
 DEFAULT_LIMIT = 20
@@ -89,34 +90,34 @@ def build_query(table: TableSpec, filters: Filters) -> Query:
     """The parameterised SELECT for the filters against the declared table."""
     if not _REF_RE.match(table.ref):
         raise ValueError(f"table reference {table.ref!r} is not a plain project.dataset.table")
-    time_column = _quote(table.partition_field)
+    time_column = quote_identifier(table.partition_field)
     columns = []
     for name in SHOWN:
         if name == schema.HIDDEN_DATA and not filters.show_hidden:
             # Keys only: the values are personal data, and unread columns are not billed.
             columns.append(
-                f"ARRAY(SELECT AS STRUCT h.{_quote(schema.KEY)} FROM UNNEST({_quote(name)}) AS h)"
-                f" AS {_quote(name)}"
+                f"ARRAY(SELECT AS STRUCT h.{quote_identifier(schema.KEY)}"
+                f" FROM UNNEST({quote_identifier(name)}) AS h) AS {quote_identifier(name)}"
             )
         else:
-            columns.append(_quote(name))
+            columns.append(quote_identifier(name))
     where = [f"{time_column} >= @since", f"{time_column} < @until"]
     parameters: list = [
         bigquery.ScalarQueryParameter("since", "TIMESTAMP", filters.window.since),
         bigquery.ScalarQueryParameter("until", "TIMESTAMP", filters.window.until),
     ]
     if filters.event_types:
-        where.append(f"{_quote(schema.EVENT_TYPE)} IN UNNEST(@event_types)")
+        where.append(f"{quote_identifier(schema.EVENT_TYPE)} IN UNNEST(@event_types)")
         parameters.append(
             bigquery.ArrayQueryParameter("event_types", "STRING", list(filters.event_types))
         )
     if filters.entity_table is not None:
-        where.append(f"{_quote(schema.ENTITY_TABLE_NAME)} = @entity_table")
+        where.append(f"{quote_identifier(schema.ENTITY_TABLE_NAME)} = @entity_table")
         parameters.append(
             bigquery.ScalarQueryParameter("entity_table", "STRING", filters.entity_table)
         )
     if filters.namespace is not None:
-        where.append(f"{_quote(schema.NAMESPACE)} = @namespace")
+        where.append(f"{quote_identifier(schema.NAMESPACE)} = @namespace")
         parameters.append(bigquery.ScalarQueryParameter("namespace", "STRING", filters.namespace))
     parameters.append(bigquery.ScalarQueryParameter("limit", "INT64", filters.limit))
     sql = (
@@ -214,7 +215,3 @@ def render_key_values(pairs: Mapping[str, Sequence[str]]) -> str:
 
 def iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
-def _quote(identifier: str) -> str:
-    return f"`{identifier}`"

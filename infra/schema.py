@@ -287,10 +287,11 @@ _STANDARD_NAMES = {"INTEGER": "INT64", "FLOAT": "FLOAT64", "BOOLEAN": "BOOL"}
 def _ddl_column(column: Column) -> str:
     not_null = " NOT NULL" if column.mode == "REQUIRED" else ""
     desc = f" OPTIONS(description={_sql_string(column.description)})" if column.description else ""
-    return f"{_quote(column.name)} {ddl_type(column)}{not_null}{desc}"
+    return f"{quote_identifier(column.name)} {ddl_type(column)}{not_null}{desc}"
 
 
-def _quote(name: str) -> str:
+def quote_identifier(name: str) -> str:
+    """A column or table name as a GoogleSQL quoted identifier."""
     return f"`{name}`"
 
 
@@ -310,7 +311,7 @@ def to_ddl(
     """A CREATE TABLE statement equal to the declaration (policy tags are not DDL)."""
     body = ",\n".join(f"  {_ddl_column(column)}" for column in columns)
     validate(columns, partition_field, cluster_fields)
-    partition = _quote(partition_field)
+    partition = quote_identifier(partition_field)
     if find(columns, partition_field).type == "TIMESTAMP":
         partition = f"DATE({partition})"
     options = ",\n  ".join(
@@ -323,7 +324,7 @@ def to_ddl(
     return (
         f"CREATE TABLE `{table_ref}`\n(\n{body}\n)\n"
         f"PARTITION BY {partition}\n"
-        f"CLUSTER BY {', '.join(_quote(name) for name in cluster_fields)}\n"
+        f"CLUSTER BY {', '.join(quote_identifier(name) for name in cluster_fields)}\n"
         f"OPTIONS(\n  {options}\n);\n"
     )
 
