@@ -2,7 +2,7 @@
 
 A loopback server answering in BigQuery's REST shapes (tests/bq_stub.py) holds 50 datasets
 and adds 100 ms to every response. The same run times, through the verifier's own code
-(infra.live.check_all, one client per stack, as `npq-events verify` uses it):
+(infra.bigquery.live.check_all, one client per stack, as `npq-events verify` uses it):
   - one stack on its own;
   - the 50 stacks one at a time (the baseline);
   - the 50 stacks at once;
@@ -27,9 +27,9 @@ sys.path.insert(0, str(ROOT))
 
 import yaml  # noqa: E402
 
-from infra.declared import declare  # noqa: E402
-from infra.live import Target, check_all  # noqa: E402
-from infra.stackfiles import settings_for  # noqa: E402
+from infra.bigquery.live import Target, check_all  # noqa: E402
+from infra.model.declared import declare  # noqa: E402
+from infra.model.stackfiles import settings_for  # noqa: E402
 from tests.bq_stub import StubBigQuery  # noqa: E402
 
 STACKS = 50

@@ -17,7 +17,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from infra.declared import Declaration
+from infra.model.declared import Declaration
 
 _PATH_RE = re.compile(
     r"^/bigquery/v2/projects/(?P<project>[^/]+)/datasets/(?P<dataset>[^/]+)"

@@ -47,7 +47,7 @@ def cli():
 @pytest.fixture(scope="session")
 def emulator(tmp_path_factory):
     """A real BigQuery REST implementation (bqemulator) on loopback, for the whole session."""
-    from infra import emulator as bqemu
+    from infra.bigquery import emulator as bqemu
 
     log = tmp_path_factory.mktemp("emulator") / "emulator.log"
     running = bqemu.start(bqemu.free_port(), project="ecf-bq", log_path=log)
@@ -58,6 +58,6 @@ def emulator(tmp_path_factory):
 @pytest.fixture
 def bq_client(emulator):
     """The real google-cloud-bigquery client, anonymous, against the emulator."""
-    from infra.bq import make_client
+    from infra.bigquery.client import make_client
 
     return make_client("ecf-bq", emulator.endpoint, env={})

@@ -9,11 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from infra import emulator, local, schema
-from infra.bq import make_client
-from infra.declared import declare
+from infra.bigquery import emulator, local
+from infra.bigquery.client import make_client
 from infra.errors import EXIT_FINDINGS, EXIT_USAGE, UserError
-from infra.stackfiles import settings_for
+from infra.model import schema
+from infra.model.declared import declare
+from infra.model.stackfiles import settings_for
 from tests.conftest import run_cli
 
 # --local never reads credentials: a malformed key would stop any command that did.

@@ -9,9 +9,9 @@ import pytest
 import yaml
 from google.cloud import bigquery
 
-from infra import schema
-from infra.plan import PROGRAM, plan_stack, run_program
-from infra.stackfiles import ROOT, committed_stacks, settings_for, stack_config
+from infra.model import schema
+from infra.model.stackfiles import ROOT, committed_stacks, settings_for, stack_config
+from infra.program.offline_plan import PROGRAM, plan_stack, run_program
 from tests.conftest import run_cli
 
 DATASET = "gcp:bigquery/dataset:Dataset"
@@ -246,7 +246,7 @@ def test_yes_is_text_as_the_pulumi_cli_reads_it_so_adopt_yes_is_refused(tmp_path
 
 
 def test_named_resource_types_are_what_the_sdk_registers(plans):
-    from infra import resource_types
+    from infra.program import resource_types
 
     registered = {r.type for plan in plans.values() for r in plan.resources}
     named = {

@@ -14,7 +14,7 @@ import sys
 
 import pytest
 
-from infra import preview as gate
+from infra.rules import preview_gate as gate
 from tests.conftest import ROOT, run_cli
 
 PREVIEWS = ROOT / "tests" / "data" / "previews"

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from google.cloud import bigquery
 
-from infra import schema
-from infra.declared import declare
-from infra.provision import create_declared
-from infra.stackfiles import settings_for
+from infra.bigquery.provision import create_declared
+from infra.model import schema
+from infra.model.declared import declare
+from infra.model.stackfiles import settings_for
 from tests.conftest import isolated
 
 

@@ -16,9 +16,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from infra.declared import declare
 from infra.errors import EXIT_USAGE
-from infra.stackfiles import settings_for
+from infra.model.declared import declare
+from infra.model.stackfiles import settings_for
 from tests.conftest import run_cli
 
 NO_CREDENTIALS = {"BIGQUERY_DFE_ANALYTICS_API_JSON_KEY": "", "GOOGLE_APPLICATION_CREDENTIALS": ""}

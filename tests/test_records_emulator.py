@@ -6,13 +6,14 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from infra import records, schema
-from infra.declared import declare
-from infra.provision import create_declared
-from infra.records import MASK, Filters, build_query
-from infra.sample_events import sample_events
-from infra.stackfiles import settings_for
-from infra.window import Window
+from infra.bigquery import records
+from infra.bigquery.provision import create_declared
+from infra.bigquery.records import MASK, Filters, build_query
+from infra.bigquery.sample_events import sample_events
+from infra.bigquery.window import Window
+from infra.model import schema
+from infra.model.declared import declare
+from infra.model.stackfiles import settings_for
 from tests.conftest import isolated
 
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -22,7 +23,7 @@ HOSTILE = "x' OR '1'='1"
 @pytest.fixture(scope="module")
 def loaded(emulator):
     """An isolated staging table holding the sample, and the sample itself."""
-    from infra.bq import make_client
+    from infra.bigquery.client import make_client
 
     client = make_client("ecf-bq", emulator.endpoint, env={})
     declaration = isolated(declare(settings_for("staging")))

@@ -8,10 +8,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from infra.bytesize import human, parse_bytes
+from infra.bigquery.bytesize import human, parse_bytes
+from infra.bigquery.records import MAX_LIMIT, parse_limit
+from infra.bigquery.window import parse_when, parse_window
 from infra.errors import EXIT_USAGE, UserError
-from infra.records import MAX_LIMIT, parse_limit
-from infra.window import parse_when, parse_window
 from tests.conftest import run_cli
 
 NOW = datetime(2026, 11, 27, 10, 30, 15, tzinfo=UTC)

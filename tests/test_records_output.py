@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from infra import schema
-from infra.commands import records as command
-from infra.records import MASK, event
+from infra.bigquery.records import MASK, event
+from infra.cli import records as command
+from infra.model import schema
 
 ROW = {
     schema.OCCURRED_AT: None,

@@ -23,8 +23,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from infra import review
-from infra.cli import main as cli_main
+from infra.cli.main import main as cli_main
+from infra.review import decisions as review
 from tests.conftest import ROOT, run_cli
 
 FAKE = ROOT / "tests" / "fake_pulumi" / "fake_pulumi.py"
@@ -491,7 +491,7 @@ def test_pulumi_errors_become_one_line(stdout, stderr, code, expected):
     from pulumi.automation._cmd import CommandResult
     from pulumi.automation.errors import create_command_error
 
-    from infra import review_automation
+    from infra.review import automation as review_automation
 
     error = create_command_error(CommandResult(stdout=stdout, stderr=stderr, code=code))
     assert review_automation.command_error_line(error) == expected
@@ -505,7 +505,7 @@ def test_a_locked_stack_says_so():
     from pulumi.automation._cmd import CommandResult
     from pulumi.automation.errors import create_command_error
 
-    from infra import review_automation
+    from infra.review import automation as review_automation
 
     stderr = "error: the stack is currently locked by 1 lock(s). Either wait for the other"
     error = create_command_error(CommandResult(stdout="", stderr=stderr, code=1))

@@ -12,17 +12,17 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from infra import review
-from infra.declared import declare
 from infra.errors import UserError
-from infra.settings import ConfigError, load_settings
-from infra.stackfiles import (
+from infra.model.declared import declare
+from infra.model.settings import ConfigError, load_settings
+from infra.model.stackfiles import (
     ROOT,
     read_stack_file,
     review_pr_number,
     review_stack_config,
     settings_for,
 )
+from infra.review import decisions as review
 
 TODAY = date(2025, 1, 2)
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)

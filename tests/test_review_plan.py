@@ -7,9 +7,9 @@ from datetime import date
 
 import pytest
 
-from infra import review
-from infra.plan import Plan, plan_stack, run_program
-from infra.stackfiles import ROOT
+from infra.model.stackfiles import ROOT
+from infra.program.offline_plan import Plan, plan_stack, run_program
+from infra.review import decisions as review
 
 DATASET = "gcp:bigquery/dataset:Dataset"
 TABLE = "gcp:bigquery/table:Table"

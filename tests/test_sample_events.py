@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
-from infra import schema
-from infra.sample_events import sample_events
+from infra.bigquery.sample_events import sample_events
+from infra.model import schema
 
 NOW = datetime(2026, 11, 27, 16, 45, 0, tzinfo=UTC)
 

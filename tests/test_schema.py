@@ -8,8 +8,8 @@ from dataclasses import replace
 import pytest
 from google.cloud import bigquery
 
-from infra import schema
-from infra.schema import Column, SchemaError
+from infra.model import schema
+from infra.model.schema import Column, SchemaError
 
 # DESIGN.md §3: the dfe-analytics DDL, spelled as the live NPQ table spells it.
 EXPECTED = [

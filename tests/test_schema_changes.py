@@ -12,9 +12,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from infra import schema
-from infra.declared import declare
-from infra.schema_changes import (
+from infra.model import schema
+from infra.model.declared import declare
+from infra.model.stackfiles import settings_for
+from infra.rules.schema_changes import (
     EFFECTS,
     Change,
     classify_schema,
@@ -24,7 +25,6 @@ from infra.schema_changes import (
     schema_notes,
     strip_key_version,
 )
-from infra.stackfiles import settings_for
 
 REPLACED = "losing every stored event"
 

@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from infra import schema, schema_lock
-from infra.schema_files import SchemaFileError, parse_schema_document
+from infra.bigquery.schema_files import SchemaFileError, parse_schema_document
+from infra.model import schema
+from infra.rules import schema_lock
 from tests.conftest import ROOT, run_cli
 
 LOCK = ROOT / "schema" / "events.lock.json"
@@ -77,7 +78,7 @@ def test_the_settings_lock_records_every_committed_stack():
 
 
 def test_renaming_event_type_fails_the_check_saying_every_event_would_be_lost(clone):
-    module = clone / "infra" / "schema.py"
+    module = clone / "infra" / "model" / "schema.py"
     # One spelling renames the column, its clustering and every reader.
     edit(module, 'EVENT_TYPE = "event_type"', 'EVENT_TYPE = "event_kind"')
     lock_before = (clone / "schema" / "events.lock.json").read_text()
@@ -107,7 +108,7 @@ def test_renaming_event_type_fails_the_check_saying_every_event_would_be_lost(cl
 
 def test_a_schema_module_that_breaks_its_own_rules_is_one_line_not_a_traceback(clone):
     edit(
-        clone / "infra" / "schema.py",
+        clone / "infra" / "model" / "schema.py",
         '    Column(NAMESPACE, "STRING", "NULLABLE", "App namespace that sent the event."),\n',
         '    Column(NAMESPACE, "STRING", "NULLABLE", "App namespace that sent the event."),\n'
         '    Column("data", "STRING", "NULLABLE", "Same name as DATA to BigQuery."),\n',
@@ -115,13 +116,13 @@ def test_a_schema_module_that_breaks_its_own_rules_is_one_line_not_a_traceback(c
     check = cli_in(clone, "schema", "check")
     assert check.returncode == 2
     line = one_line_error(check)
-    assert "the schema in infra/schema.py is not valid" in line
+    assert "the schema in infra/model/schema.py is not valid" in line
     assert "'data' repeats 'DATA'" in line
 
 
 def test_a_new_nullable_column_is_stale_until_locked_then_passes(clone):
     edit(
-        clone / "infra" / "schema.py",
+        clone / "infra" / "model" / "schema.py",
         '    Column(NAMESPACE, "STRING", "NULLABLE", "App namespace that sent the event."),\n',
         '    Column(NAMESPACE, "STRING", "NULLABLE", "App namespace that sent the event."),\n'
         '    Column("app_version", "STRING", "NULLABLE", "Version of the app."),\n',

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from infra.settings import ConfigError, load_settings
-from infra.stackfiles import committed_stacks, settings_for
+from infra.model.settings import ConfigError, load_settings
+from infra.model.stackfiles import committed_stacks, settings_for
 
 KEY = "projects/ecf-bq/locations/europe-west2/keyRings/ecf-key-ring/cryptoKeys/ecf-key"
 TAG = "projects/ecf-bq/locations/europe-west2/taxonomies/123/policyTags/456"

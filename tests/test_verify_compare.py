@@ -8,9 +8,9 @@ from dataclasses import replace
 
 import pytest
 
-from infra.declared import declare
-from infra.stackfiles import settings_for
-from infra.verify import DRIFT, NOTE, compare
+from infra.model.declared import declare
+from infra.model.stackfiles import settings_for
+from infra.rules.verify import DRIFT, NOTE, compare
 from tests.bq_stub import live_dataset, live_table
 
 KEY = "projects/ecf-bq/locations/europe-west2/keyRings/ecf-key-ring/cryptoKeys/ecf-key"
@@ -442,7 +442,7 @@ def test_adoption_makes_every_difference_drift_and_says_what_to_change(staging, 
     assert "change the code" in found["dataset.description"].message
     assert "bq update" in found["dataset.description"].message
     assert "change the description in the code" in found["schema.user_id.description"].message
-    assert "add the column to infra/schema.py" in found["schema.legacy_id"].message
+    assert "add the column to infra/model/schema.py" in found["schema.legacy_id"].message
     assert "hiddenPolicyTag" in found["schema.hidden_DATA.value.policyTags"].message
     assert "bq update --clear_label=owner" in found["table.labels.owner"].message
     assert result.effect == "drop_column"
@@ -490,8 +490,8 @@ def test_a_stack_name_with_brackets_prints_as_itself_on_a_terminal():
     from rich.console import Console
     from rich.text import Text
 
-    from infra.verify import error_result
-    from infra.verify_report import write_rich
+    from infra.cli.verify_report import write_rich
+    from infra.rules.verify import error_result
 
     out = io.StringIO()
     results = [error_result("[/x]", None, "stack name '[/x]' is not accepted")]

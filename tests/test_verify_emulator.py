@@ -18,9 +18,9 @@ import pytest
 import yaml
 from google.cloud import bigquery
 
-from infra.declared import Declaration, declare
-from infra.provision import create_declared
-from infra.stackfiles import settings_for
+from infra.bigquery.provision import create_declared
+from infra.model.declared import Declaration, declare
+from infra.model.stackfiles import settings_for
 from tests.conftest import ROOT, run_cli
 
 NO_CREDENTIALS = {"BIGQUERY_DFE_ANALYTICS_API_JSON_KEY": "", "GOOGLE_APPLICATION_CREDENTIALS": ""}
@@ -145,8 +145,8 @@ def test_adoption_mode_reports_descriptions_as_drift(emulator, bq_client, stack_
 
 def test_done_when_staging_matches_then_an_added_column_would_be_dropped(tmp_path):
     """The issue's acceptance: the committed staging stack, in an emulator of its own."""
-    from infra import emulator as bqemu
-    from infra.bq import make_client
+    from infra.bigquery import emulator as bqemu
+    from infra.bigquery.client import make_client
 
     running = bqemu.start(bqemu.free_port(), "ecf-bq", tmp_path / "emulator.log")
     try:

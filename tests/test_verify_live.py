@@ -12,12 +12,12 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from infra.bq import RETRY, Deadlines, check_endpoint, credentials
-from infra.commands.verify import exit_status
-from infra.declared import declare
+from infra.bigquery.client import RETRY, Deadlines, check_endpoint, credentials
+from infra.bigquery.live import Target, check_all, check_stack, is_google
+from infra.cli.verify import exit_status
 from infra.errors import UserError
-from infra.live import Target, check_all, check_stack, is_google
-from infra.stackfiles import committed_stacks, settings_for
+from infra.model.declared import declare
+from infra.model.stackfiles import committed_stacks, settings_for
 from tests.bq_stub import Fault, StubBigQuery
 from tests.conftest import run_cli
 

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from infra.stackfiles import committed_stacks
+from infra.model.stackfiles import committed_stacks
 from tests.conftest import ROOT
 
 WORKFLOWS = ROOT / ".github" / "workflows"

@@ -28,8 +28,9 @@ own ("error: no stack named 'S' found", which the Automation API maps to StackNo
 
 Like the real CLI, `up` runs the project's program (Pulumi.yaml `main`, default __main__.py)
 with the config in Pulumi.<stack>.yaml; here it runs under the Pulumi SDK's mock engine
-(infra.plan.run_program), which answers for the gcp provider, so outputs are the program's
-own. `destroy` deletes the recorded resources without running the program (as the CLI does).
+(infra.program.offline_plan.run_program), which answers for the gcp provider, so outputs are
+the program's own. `destroy` deletes the recorded resources without running the program (as
+the CLI does).
 
 State lives in the directory named by PULUMI_BACKEND_URL=file://<dir>, as the DIY backend's
 does; the current stack is kept there too. Every call is appended to the file named by
@@ -452,7 +453,7 @@ def run_program(backend: Backend, stack: str, config: dict[str, str]) -> tuple[l
     main = backend.project_dir / str(document.get("main") or "")
     program = main / "__main__.py" if main.is_dir() else main
     sys.path.insert(0, str(backend.project_dir))
-    from infra.plan import run_program as run_under_mocks
+    from infra.program.offline_plan import run_program as run_under_mocks
 
     plan = run_under_mocks(stack, config, program)
     resources = [

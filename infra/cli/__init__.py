@@ -1,0 +1,2 @@
+"""`npq-events`, the command line: one module per command, each `register(subparsers)` adding it
+and its `run(args)` returning the exit status."""

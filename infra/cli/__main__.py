@@ -1,0 +1,7 @@
+"""`python -m infra.cli`: the same entry point as the `npq-events` script."""
+
+import sys
+
+from infra.cli.main import main
+
+sys.exit(main())

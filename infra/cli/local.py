@@ -1,0 +1,154 @@
+"""`npq-events local up|down|status`: a local BigQuery with a stack's table and sample events."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from rich.console import Console
+from rich.markup import escape
+
+from infra.bigquery import emulator, local
+from infra.cli.output import console, emit_json
+from infra.errors import EXIT_FINDINGS, EXIT_OK
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "local",
+        help="run a local BigQuery emulator holding a stack's table and sample events",
+        description="A BigQuery emulator on loopback, with the dataset and table a stack "
+        "declares and a sample of DfE Analytics events: try verify and records with no GCP "
+        f"account. State and data live in ${local.STATE_DIR_ENV}/local/ (default "
+        ".npq-events/local/ in the repository).",
+    )
+    actions = parser.add_subparsers(dest="local_command", required=True, metavar="ACTION")
+    start = actions.add_parser(
+        "up",
+        help="start it (or say it runs) and load a stack",
+        description="Start the emulator on 127.0.0.1, create the stack's declared dataset and "
+        "table in it and load sample events spread over the last days. Running it again is "
+        "harmless; with another --stack it loads that stack too.",
+    )
+    start.add_argument(
+        "--stack",
+        default=local.DEFAULT_STACK,
+        help=f"stack whose declaration to create (default {local.DEFAULT_STACK})",
+    )
+    start.add_argument(
+        "--port",
+        type=int,
+        default=emulator.DEFAULT_PORT,
+        help=f"loopback port for its REST API (default {emulator.DEFAULT_PORT})",
+    )
+    start.set_defaults(run=run_up)
+    stop = actions.add_parser("down", help="stop it and delete its data")
+    stop.set_defaults(run=run_down)
+    show = actions.add_parser("status", help="say whether it runs (exit 0) or not (exit 1)")
+    show.add_argument("--format", choices=("text", "json"), default="text")
+    show.set_defaults(run=run_status)
+
+
+def run_up(args: argparse.Namespace) -> int:
+    out = console()
+    result = local.up(
+        args.stack,
+        args.port,
+        step=lambda message: _step(out, message),
+        project_dir=args.project_dir,
+    )
+    state = result.state
+    where = f"{state.endpoint} (pid {state.pid})"
+    if result.loaded is None:
+        out.print(
+            f"Local BigQuery already runs at {where} with {escape(args.stack)} loaded; "
+            "nothing to do.",
+        )
+    else:
+        loaded = result.loaded
+        verb = "started" if result.started else "already ran"
+        out.print(f"[bold]Local BigQuery {verb}[/bold] at {where}, ready in {result.seconds:.1f}s")
+        if loaded.kept:
+            out.print(
+                f"  {loaded.table_ref}: kept the {loaded.events} events already there "
+                f"(newest {loaded.newest}); for a fresh sample: npq-events local down, then up",
+                markup=False,
+            )
+        else:
+            out.print(
+                f"  {loaded.table_ref}: {loaded.events} sample events up to {loaded.newest}",
+                markup=False,
+            )
+    if not result.started and state.port != args.port:
+        out.print(
+            f"  (--port {args.port} ignored: it runs on port {state.port}; "
+            "npq-events local down first to move it)",
+            markup=False,
+        )
+    out.print(f"  state: {_shown(local.paths().state_file)}", markup=False)
+    out.print("Try:", markup=False)
+    out.print(f"  npq-events verify --stack {args.stack} --local", markup=False)
+    out.print(f"  npq-events records --stack {args.stack} --local --since 2d", markup=False)
+    out.print("  npq-events local down", markup=False)
+    return EXIT_OK
+
+
+def run_down(args: argparse.Namespace) -> int:
+    out = console()
+    result = local.down()
+    if result.was_running:
+        out.print(f"Stopped local BigQuery (pid {result.state.pid}) and deleted its data.")
+    elif result.state is not None:
+        out.print("Local BigQuery was not running; cleared its state and data.")
+    else:
+        out.print("No local BigQuery runs; nothing to stop.")
+    return EXIT_OK
+
+
+def run_status(args: argparse.Namespace) -> int:
+    state, running = local.status()
+    if args.format == "json":
+        emit_json({"running": running, "state": state.as_json() if state else None})
+        return EXIT_OK if running else EXIT_FINDINGS
+    out = console()
+    if running:
+        out.print(
+            f"Local BigQuery runs at {state.endpoint} (pid {state.pid}, since "
+            f"{state.started_at}), holding: {', '.join(state.stacks) or 'no stack yet'}",
+            markup=False,
+        )
+        out.print(f"  data: {state.data_dir}\n  log:  {state.log}", markup=False)
+        return EXIT_OK
+    if state is not None:
+        out.print(
+            f"Local BigQuery is not running (the one started at {state.started_at} has "
+            "stopped); npq-events local up starts it again on its data.",
+            markup=False,
+        )
+    else:
+        out.print("No local BigQuery runs; start one with: npq-events local up", markup=False)
+    return EXIT_FINDINGS
+
+
+def _shown(path: Path) -> Path:
+    """A path relative to the working directory when it lies below it."""
+    try:
+        return path.relative_to(Path.cwd())
+    except ValueError:
+        return path
+
+
+@contextlib.contextmanager
+def _step(out: Console, message: str) -> Iterator[None]:
+    """Show a step: a spinner, then a tick, on a terminal; one plain line on a pipe."""
+    began = time.monotonic()
+    if not out.is_terminal:
+        out.print(f"{message} ...", markup=False)
+        yield
+        return
+    with out.status(f"{escape(message)} ..."):
+        yield
+    out.print(f"[green]✓[/green] {escape(message)} [dim]({time.monotonic() - began:.1f}s)[/dim]")

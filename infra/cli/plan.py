@@ -1,0 +1,54 @@
+"""`npq-events plan`: what a stack declares, offline, from the real Pulumi program."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from infra.cli.output import console, emit_json
+from infra.program.offline_plan import Plan, plan_stack
+
+SCHEMA_INPUT = "schema"
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "plan",
+        help="show every resource a stack declares (offline, on Pulumi's mock engine)",
+        description="Run the Pulumi program under the SDK's mock engine with the stack's "
+        "Pulumi.<stack>.yaml and print every resource it declares. No cloud, no Pulumi CLI.",
+    )
+    parser.add_argument(
+        "--stack", required=True, help="stack name, e.g. production or review-pr-42"
+    )
+    parser.add_argument("--format", choices=("text", "json"), default="text")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    plan = plan_stack(args.stack, args.project_dir)
+    if args.format == "json":
+        emit_json(plan.as_json())
+    else:
+        _print_text(plan)
+    return 0
+
+
+def _print_text(plan: Plan) -> None:
+    out = console()
+    out.print(f"[bold]Stack {plan.stack}[/bold]: {len(plan.resources)} resources")
+    for resource in plan.resources:
+        out.print(f"\n[bold cyan]{resource.type}[/bold cyan] [bold]{resource.name}[/bold]")
+        options = {k: v for k, v in resource.options.items() if v not in (None, [], False)}
+        out.print(f"  options: {json.dumps(options) if options else '(none)'}")
+        for key, value in resource.inputs.items():
+            if key == SCHEMA_INPUT and isinstance(value, str):
+                columns = [field["name"] for field in json.loads(value)]
+                value = f"{len(columns)} columns: {', '.join(columns)} (--format json: whole)"
+            elif not isinstance(value, str):
+                value = json.dumps(value)
+            out.print(f"  {key}: {value}", markup=False)
+    out.print("\n[bold]Outputs[/bold]")
+    for key, value in plan.outputs.items():
+        shown = value if isinstance(value, str) else json.dumps(value)
+        out.print(f"  {key}: {shown}", markup=False)

@@ -1,0 +1,208 @@
+"""`npq-events review`: the review app stacks pipelines create and destroy.
+
+Every argument is checked (infra.review.decisions) before any Pulumi call; the calls
+themselves are in infra/review/automation.py. Pulumi's own output goes to stderr, results to stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
+from rich.table import Table
+from rich.text import Text
+
+from infra.cli.output import console, emit_json
+from infra.errors import EXIT_USAGE, UserError
+from infra.review import automation as review_automation
+from infra.review import decisions as review
+
+GITHUB_OUTPUT = "GITHUB_OUTPUT"
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "review",
+        help="create, destroy, list and prune review app stacks review-pr-<N> (Pulumi CLI)",
+        description="Review app stacks review-pr-<N> on Pulumi's Automation API, with the "
+        "project's own program. Backend and secrets come from PULUMI_BACKEND_URL, "
+        "PULUMI_CONFIG_PASSPHRASE and PULUMI_ACCESS_TOKEN. Acts only on review-pr-<N> stacks.",
+    )
+    actions = parser.add_subparsers(dest="review_command", required=True, metavar="ACTION")
+
+    up = actions.add_parser(
+        "up",
+        help="create or update review-pr-N and print its dataset and table",
+        description="Select or create stack review-pr-N, set its config (Pulumi.review.yaml, "
+        "the PR, createdOn), run pulumi up. Prints the dataset and table; under GitHub Actions "
+        "also appends project=, dataset=, table=, table_ref= to $GITHUB_OUTPUT.",
+    )
+    up.add_argument("--pr", required=True, metavar="N", help="the NPQ app's pull request number")
+    up.set_defaults(run=run_up)
+
+    destroy = actions.add_parser(
+        "destroy",
+        help="destroy review-pr-N and remove the stack (a missing stack is not an error)",
+    )
+    destroy.add_argument("--pr", required=True, metavar="N", help="the pull request number")
+    destroy.set_defaults(run=run_destroy)
+
+    listing = actions.add_parser("list", help="list the review-pr-N stacks")
+    listing.add_argument("--format", choices=("text", "json"), default="text")
+    listing.set_defaults(run=run_list)
+
+    prune = actions.add_parser(
+        "prune",
+        help="destroy the review stacks of closed PRs and/or not updated for DAYS days",
+        description="Lists what it will destroy, then destroys and removes each stack. A stack "
+        "is selected when its PR is in --closed, or its last update is more than --older-than "
+        "days ago. Stacks never updated, or with an update running, are kept.",
+    )
+    prune.add_argument("--closed", metavar="N,N...", help="pull requests that are closed")
+    prune.add_argument("--older-than", metavar="DAYS", help="days since the last update")
+    prune.add_argument("--dry-run", action="store_true", help="print the selection only")
+    prune.set_defaults(run=run_prune)
+
+
+def run_up(args: argparse.Namespace) -> int:
+    pr = review.parse_pr(args.pr)
+    app = review_automation.up(pr, _emitter(console(stderr=True)), _today(), _project(args))
+    out = console()
+    out.print(f"stack      {app.stack} (created {app.created_on.isoformat()})", markup=False)
+    out.print(f"dataset    {app.value('dataset')}", markup=False)
+    out.print(f"table      {app.value('table_ref')}", markup=False)
+    target = os.environ.get(GITHUB_OUTPUT)
+    if target:
+        try:
+            with open(target, "a", encoding="utf-8") as handle:
+                handle.writelines(line + "\n" for line in app.github_output_lines())
+        except OSError as exc:
+            raise UserError(f"cannot append to {GITHUB_OUTPUT} file {target}: {exc}") from None
+    return 0
+
+
+def run_destroy(args: argparse.Namespace) -> int:
+    pr = review.parse_pr(args.pr)
+    name = review.stack_name(pr)
+    if review_automation.destroy(pr, _emitter(console(stderr=True)), _today(), _project(args)):
+        console().print(f"{name}: destroyed its resources and removed the stack", markup=False)
+    else:
+        console().print(f"{name}: no such stack; nothing to destroy", markup=False)
+    return 0
+
+
+def run_list(args: argparse.Namespace) -> int:
+    root = _project(args)
+    stacks, others = review_automation.list_stacks(review_automation.open_workspace(root))
+    today = _today()
+    rows = [
+        {
+            "stack": stack.name,
+            "pr": stack.pr,
+            "dataset": review.review_settings(stack.pr, today, root).dataset_id,
+            "lastUpdate": stack.last_update.isoformat() if stack.last_update else None,
+            "resourceCount": stack.resource_count,
+            "updateInProgress": stack.update_in_progress,
+        }
+        for stack in stacks
+    ]
+    if args.format == "json":
+        emit_json({"stacks": rows})
+        return 0
+    out = console()
+    if not rows:
+        out.print("no review app stacks")
+    else:
+        table = Table("stack", "PR", "dataset", "last update", "resources", box=None)
+        for row, stack in zip(rows, stacks, strict=True):
+            when = stack.last_update.strftime("%Y-%m-%d %H:%M") if stack.last_update else "never"
+            if stack.update_in_progress:
+                when = "update running"
+            count = "-" if stack.resource_count is None else str(stack.resource_count)
+            table.add_row(row["stack"], str(stack.pr), row["dataset"], when, count)
+        out.print(table)
+    if others:
+        out.print(f"({len(others)} other stacks of this project are not review stacks: not shown)")
+    return 0
+
+
+def run_prune(args: argparse.Namespace) -> int:
+    closed = review.parse_closed(args.closed) if args.closed is not None else frozenset()
+    days = review.parse_days(args.older_than) if args.older_than is not None else None
+    if not closed and days is None:
+        raise UserError("review prune needs --closed N,N... and/or --older-than DAYS")
+    today, root = _today(), _project(args)
+    workspace = review_automation.open_workspace(root)
+    stacks, _others = review_automation.list_stacks(workspace)
+    plan = review.select_for_prune(stacks, closed, days, datetime.now(UTC))
+    expected = {
+        c.stack.name: review.review_settings(c.stack.pr, today, root).dataset_id
+        for c in plan.selected
+    }
+
+    out, err = console(), console(stderr=True)
+    out.print(f"review prune: {len(plan.selected)} of {len(stacks)} review stacks to destroy")
+    for choice in plan.selected:
+        out.print(f"  {choice.stack.name}  {choice.reason}", markup=False)
+    if plan.kept:
+        out.print("kept:")
+        for choice in plan.kept:
+            out.print(f"  {choice.stack.name}  {choice.reason}", markup=False)
+    if args.dry_run:
+        out.print("dry run: nothing destroyed")
+        return 0
+
+    failures: list[str] = []
+
+    def destroy_one(choice: review.PruneChoice, emit: review_automation.Emit) -> None:
+        name = choice.stack.name
+        try:
+            gone = review_automation.destroy_in(workspace, name, expected[name], emit)
+        except UserError as exc:
+            failures.append(name)
+            err.print(f"npq-events: error: {exc}", markup=False)
+            return
+        out.print(f"{name}: {'destroyed and removed' if gone else 'already gone'}", markup=False)
+
+    if err.is_terminal and plan.selected:
+        columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn())
+        with Progress(*columns, MofNCompleteColumn(), console=err) as progress:
+            task = progress.add_task("pruning", total=len(plan.selected))
+            for choice in plan.selected:
+                progress.update(task, description=f"destroying {choice.stack.name}")
+                destroy_one(choice, _emitter(progress.console))
+                progress.advance(task)
+    else:
+        for number, choice in enumerate(plan.selected, start=1):
+            err.print(
+                f"[{number}/{len(plan.selected)}] destroying {choice.stack.name}", markup=False
+            )
+            destroy_one(choice, _emitter(err))
+    if failures:
+        out.print(f"review prune: {len(failures)} failed: {', '.join(failures)}")
+        return EXIT_USAGE
+    return 0
+
+
+def _emitter(target: Console) -> review_automation.Emit:
+    """Pulumi's output, line by line, on stderr (its own colours kept on a terminal)."""
+    return lambda line: target.print(Text.from_ansi(line))
+
+
+def _project(args: argparse.Namespace) -> Path:
+    """The Pulumi project the review commands run: this checkout, or --project-dir."""
+    root = args.project_dir
+    if not (root / "Pulumi.yaml").is_file():
+        raise UserError(
+            f"--project-dir {root}: no Pulumi.yaml there; review commands run the Pulumi "
+            "project in that directory"
+        )
+    return root
+
+
+def _today() -> date:
+    return datetime.now(UTC).date()

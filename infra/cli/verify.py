@@ -1,0 +1,142 @@
+"""`npq-events verify`: prove each stack's live dataset and table equal its declaration."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+from infra.bigquery import local
+from infra.bigquery.client import DEFAULT_DEADLINES, check_endpoint
+from infra.bigquery.live import check_all, load_target
+from infra.cli import verify_report
+from infra.cli.output import console, emit_json
+from infra.errors import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, UserError
+from infra.model.stackfiles import committed_stacks
+from infra.rules.verify import DRIFT, ERROR, StackResult
+
+FORMATS = ("text", "json", "markdown")
+STEP_SUMMARY_ENV = "GITHUB_STEP_SUMMARY"
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "verify",
+        help="check that live BigQuery equals what each stack declares",
+        description="Read each stack's dataset and events table from BigQuery and compare "
+        "them with what Pulumi.<stack>.yaml and infra/model/schema.py declare. Exit 0: every stack "
+        "matches; 1: drift; 2: a stack could not be checked.",
+    )
+    which = parser.add_mutually_exclusive_group(required=True)
+    which.add_argument(
+        "--stack",
+        action="append",
+        metavar="NAME",
+        help="stack to check (repeatable), e.g. staging or review-pr-42",
+    )
+    which.add_argument("--all", action="store_true", help="every committed Pulumi.<stack>.yaml")
+    parser.add_argument("--format", choices=FORMATS, default="text")
+    add_endpoint_arguments(parser)
+    parser.add_argument(
+        "--strict",
+        action="store_true",
+        help="a different description is drift (in place), not a note",
+    )
+    parser.add_argument(
+        "--adopt",
+        action="store_true",
+        help="adoption mode: every difference that would block or follow an import is drift "
+        "(implied for a stack whose file sets adopt: true)",
+    )
+    parser.set_defaults(run=run)
+
+
+def add_endpoint_arguments(parser: argparse.ArgumentParser) -> argparse._MutuallyExclusiveGroup:
+    """The options that choose the BigQuery API endpoint (one at most)."""
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument(
+        "--api-endpoint",
+        metavar="URL",
+        help="a BigQuery-compatible REST endpoint, e.g. http://127.0.0.1:9050 (a local "
+        "emulator); requests go anonymously when no credentials are set",
+    )
+    group.add_argument(
+        "--local",
+        action="store_true",
+        help="the local emulator started by 'npq-events local up' (it must hold each stack); "
+        "no credentials are sent",
+    )
+    return group
+
+
+def run(args: argparse.Namespace) -> int:
+    stacks = committed_stacks(args.project_dir) if args.all else list(dict.fromkeys(args.stack))
+    if not stacks:
+        raise UserError(
+            f"--all: no Pulumi.<stack>.yaml in {args.project_dir}: nothing to verify", EXIT_USAGE
+        )
+    if args.local:
+        endpoint, credentials_env = local.local_endpoint(*stacks), local.NO_CREDENTIALS
+    else:
+        endpoint = check_endpoint(args.api_endpoint) if args.api_endpoint else None
+        credentials_env = os.environ
+    targets = [load_target(stack, args.project_dir) for stack in stacks]
+    results = _check_with_progress(targets, endpoint, credentials_env, args)
+    _write(results, args.format)
+    for result in results:
+        if result.status == ERROR:
+            print(f"npq-events: error: stack {result.stack}: {result.error}", file=sys.stderr)
+    return exit_status(results)
+
+
+def exit_status(results: list[StackResult]) -> int:
+    """2 when a stack could not be checked, else 1 when any drifts, else 0."""
+    if any(r.status == ERROR for r in results):
+        return EXIT_USAGE
+    if any(r.status == DRIFT for r in results):
+        return EXIT_FINDINGS
+    return EXIT_OK
+
+
+def _check_with_progress(targets, endpoint, credentials_env, args) -> list[StackResult]:
+    err = console(stderr=True)
+    options = {
+        "api_endpoint": endpoint,
+        "env": credentials_env,
+        "deadlines": DEFAULT_DEADLINES,
+        "strict": args.strict,
+        "adopt": args.adopt,
+    }
+    if not (args.all and err.is_terminal):
+        return check_all(targets, **options)
+    with Progress(
+        TextColumn("checking stacks"), BarColumn(), MofNCompleteColumn(), console=err
+    ) as progress:
+        task = progress.add_task("verify", total=len(targets))
+        return check_all(targets, on_done=lambda _result: progress.advance(task), **options)
+
+
+def _write(results: list[StackResult], fmt: str) -> None:
+    if fmt == "json":
+        emit_json(verify_report.as_json(results))
+        return
+    if fmt == "markdown":
+        text = verify_report.markdown(results)
+        sys.stdout.write(text)
+        summary = os.environ.get(STEP_SUMMARY_ENV)
+        if summary:
+            try:
+                with open(summary, "a", encoding="utf-8") as handle:
+                    handle.write(text)
+            except OSError as exc:
+                raise UserError(
+                    f"cannot append to ${STEP_SUMMARY_ENV} ({summary}): {exc.strerror or exc}"
+                ) from None
+        return
+    out = console()
+    if out.is_terminal:
+        verify_report.write_rich(results, out)
+    else:
+        verify_report.write_plain(results, out)

@@ -1,0 +1,132 @@
+"""Reading `Pulumi.<stack>.yaml` the way the Pulumi CLI hands config to a program.
+
+Commands that run without the Pulumi CLI (plan, verify, records, local) read a stack's config
+from its committed file. Values become strings, as the CLI passes them: scalars as text,
+structured values (labels) as JSON. A review app stack `review-pr-<N>` has no file of its own:
+it is `Pulumi.review.yaml` plus its pull request number.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import yaml
+
+from infra.model.settings import EPHEMERAL, KEYS, StackSettings, load_settings
+
+ROOT = Path(__file__).resolve().parents[2]
+REVIEW_STACK_PREFIX = "review-pr-"
+# A pull request number as written in a stack name: 1 to 999999999, no sign, no leading zero.
+PR_NUMBER_PATTERN = "[1-9][0-9]{0,8}"
+# \A and \Z: `$` would also match before a trailing newline ("review-pr-42\n").
+REVIEW_STACK_RE = re.compile(rf"\A{REVIEW_STACK_PREFIX}({PR_NUMBER_PATTERN})\Z")
+REVIEW_BASE_STACK = "review"
+# Keys that describe the shared review stack's own dataset: a review app stack never inherits
+# them (its dataset id and description are derived from its PR; it never adopts or owns the
+# key grant).
+REVIEW_BASE_OWN_KEYS = ("datasetId", "description", "adopt", "ownsKmsGrant")
+
+
+class _Yaml12Loader(yaml.SafeLoader):
+    """PyYAML reads YAML 1.1, where `yes`, `no`, `on` and `off` are booleans; the Pulumi CLI
+    reads YAML 1.2 and passes them to the program as text. Only true/false are booleans here."""
+
+
+_Yaml12Loader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Yaml12Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool",
+    re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+    list("tTfF"),
+)
+_STACK_NAME_RE = re.compile(r"\A[A-Za-z0-9_.-]{1,100}\Z")
+
+
+class StackFileError(ValueError):
+    """A stack file that is missing or unreadable; the message is one line."""
+
+
+def stack_file(stack: str, root: Path = ROOT) -> Path:
+    return root / f"Pulumi.{stack}.yaml"
+
+
+def committed_stacks(root: Path = ROOT) -> list[str]:
+    """Every stack with a committed `Pulumi.<stack>.yaml`, sorted."""
+    return sorted(
+        path.name[len("Pulumi.") : -len(".yaml")]
+        for path in root.glob("Pulumi.*.yaml")
+        if not REVIEW_STACK_RE.fullmatch(path.name[len("Pulumi.") : -len(".yaml")])
+    )
+
+
+def review_pr_number(stack: str) -> int | None:
+    """The pull request number of a `review-pr-<N>` stack name, else None."""
+    match = REVIEW_STACK_RE.fullmatch(stack)
+    return int(match[1]) if match else None
+
+
+def review_stack_config(pr_number: int, root: Path = ROOT) -> dict[str, str]:
+    """The config of review app stack `review-pr-<N>`: the shared review file plus its PR."""
+    config = read_stack_file(REVIEW_BASE_STACK, root)
+    for name in REVIEW_BASE_OWN_KEYS:
+        config.pop(KEYS[name].full, None)
+    config[KEYS["prNumber"].full] = str(pr_number)
+    config[KEYS["lifecycle"].full] = EPHEMERAL
+    return config
+
+
+def stack_config(stack: str, root: Path = ROOT) -> dict[str, str]:
+    """The flat config map for a stack, as the Pulumi CLI would give it to the program."""
+    if not _STACK_NAME_RE.match(stack):
+        raise StackFileError(
+            f"stack name {stack!r} is not accepted: letters, digits, '-', '_' and '.'"
+        )
+    pr_number = review_pr_number(stack)
+    if pr_number is not None:
+        return review_stack_config(pr_number, root)
+    return read_stack_file(stack, root)
+
+
+def read_stack_file(stack: str, root: Path = ROOT) -> dict[str, str]:
+    path = stack_file(stack, root)
+    if not path.is_file():
+        known = ", ".join(committed_stacks(root)) or "none"
+        raise StackFileError(
+            f"no stack file {path.name} for stack {stack!r} (stacks: {known}, review-pr-<N>)"
+        )
+    try:
+        document = yaml.load(path.read_text(), Loader=_Yaml12Loader) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise StackFileError(f"{path.name}: not readable YAML ({reason})") from None
+    if not isinstance(document, dict):
+        raise StackFileError(f"{path.name}: expected a mapping with a 'config' key")
+    config = document.get("config") or {}
+    if not isinstance(config, dict):
+        raise StackFileError(f"{path.name}: 'config' must be a mapping of keys to values")
+    for key, value in config.items():
+        if isinstance(value, dict) and set(value) == {"secure"}:
+            raise StackFileError(
+                f"{path.name}: {key} is a secret; no config value of this project is secret: "
+                "set it in plain text"
+            )
+    return {str(key): _as_config_string(value) for key, value in config.items()}
+
+
+def _as_config_string(value: object) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict | list):
+        return json.dumps(value)
+    return str(value)
+
+
+def settings_for(stack: str, root: Path = ROOT) -> StackSettings:
+    """Settings of a stack from its committed file; StackFileError or ConfigError."""
+    return load_settings(stack, stack_config(stack, root))

@@ -1,0 +1,517 @@
+"""Compare a stack's live dataset and table with its declaration.
+
+Pure functions over BigQuery REST payloads (what `datasets.get` and `tables.get` answer). The
+expected state is read only from `infra.model.declared`; the effect of every schema and table
+difference comes from `infra.rules.schema_changes`, the same classifier as the schema gate, so the
+verifier says what `pulumi up` would do exactly as the gate judges it.
+
+Adoption mode: the first `pulumi up` of a hand-made environment imports the dataset and table.
+Pulumi before 3.174 refuses an import whose declared inputs differ from the live resource;
+from 3.174 it imports and then applies the difference in the same run. Either way every
+difference must be settled first, so adoption mode reports all of them as drift (descriptions,
+live-only labels and policy tags included) and says whether to change the code or the live
+resource.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from infra.model.declared import IGNORED_TABLE_PROPERTIES, Declaration
+from infra.model.stackfiles import REVIEW_BASE_STACK, review_pr_number, stack_file
+from infra.rules import schema_changes
+
+DRIFT = "drift"
+NOTE = "note"
+CREATE = schema_changes.CREATE  # a dataset or table that does not exist
+# Every effect a finding or a stack can have, least to most harmful.
+EFFECTS = ("none", "in_place", CREATE, "drop_column", "replace")
+assert set(schema_changes.EFFECTS) | {CREATE} == set(EFFECTS)
+MATCH, ERROR = "match", "error"
+# What BigQuery applies to a dataset whose answer carries no maxTimeTravelHours.
+BIGQUERY_DEFAULT_TIME_TRAVEL_HOURS = 168
+PULUMI_LABEL = "goog-pulumi-provisioned"  # pulumi-gcp adds it to everything it manages
+SCHEMA_MODULE = "infra/model/schema.py"
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One difference between live and declared state."""
+
+    level: str
+    path: str
+    expected: object
+    actual: object
+    effect: str
+    message: str
+
+    def as_json(self) -> dict:
+        return {
+            "level": self.level,
+            "path": self.path,
+            "expected": _plain(self.expected),
+            "actual": _plain(self.actual),
+            "effect": self.effect,
+            "message": self.message,
+        }
+
+
+@dataclass(frozen=True)
+class StackResult:
+    """One stack's verdict: its findings, or the reason it could not be checked."""
+
+    stack: str
+    table: str | None
+    findings: tuple[Finding, ...] = ()
+    error: str | None = None
+    effect: str = "none"
+
+    @property
+    def status(self) -> str:
+        if self.error is not None:
+            return ERROR
+        return DRIFT if self.drift else MATCH
+
+    @property
+    def drift(self) -> tuple[Finding, ...]:
+        return tuple(f for f in self.findings if f.level == DRIFT)
+
+    @property
+    def notes(self) -> tuple[Finding, ...]:
+        return tuple(f for f in self.findings if f.level == NOTE)
+
+    def as_json(self) -> dict:
+        return {
+            "stack": self.stack,
+            "table": self.table,
+            "status": self.status,
+            "effect": self.effect,
+            "findings": [f.as_json() for f in self.findings],
+            "error": self.error,
+        }
+
+
+def error_result(stack: str, table: str | None, message: str) -> StackResult:
+    return StackResult(stack=stack, table=table, error=message)
+
+
+def worst(effects: Iterable[str]) -> str:
+    """The most harmful of several effects ('none' for none)."""
+    return max(effects, key=EFFECTS.index, default="none")
+
+
+@dataclass(frozen=True)
+class _Mode:
+    stack: str
+    strict: bool
+    adopt: bool
+    encryption_optional: bool
+
+    @property
+    def stack_file(self) -> str:
+        base = REVIEW_BASE_STACK if review_pr_number(self.stack) is not None else self.stack
+        return stack_file(base).name
+
+
+def compare(
+    declaration: Declaration,
+    live_dataset: Mapping | None,
+    live_table: Mapping | None,
+    strict: bool = False,
+    adopt: bool = False,
+    encryption_optional: bool = False,
+) -> StackResult:
+    """Every difference between the live payloads and the declaration, and their effect.
+
+    `live_dataset` / `live_table` are REST payloads, None when BigQuery answered 404.
+    `encryption_optional`: the answers come from an endpoint that does not implement CMEK
+    (a local emulator), so a key absent from them is a note; a different key is still drift.
+    """
+    mode = _Mode(declaration.settings.stack, strict, adopt, encryption_optional)
+    findings: list[Finding] = []
+    if live_dataset is None:
+        findings.append(_missing("dataset", declaration.dataset.ref, mode))
+    else:
+        findings += _dataset_findings(declaration, live_dataset, mode)
+    if live_dataset is not None and live_table is None:
+        findings.append(_missing("table", declaration.table.ref, mode))
+    elif live_table is not None:
+        findings += _table_findings(declaration, live_table, mode)
+    return StackResult(
+        stack=declaration.settings.stack,
+        table=declaration.table.ref,
+        findings=tuple(findings),
+        effect=worst(f.effect for f in findings if f.level == DRIFT),
+    )
+
+
+# -- missing resources ---------------------------------------------------------------------
+
+
+def _missing(kind: str, ref: str, mode: _Mode) -> Finding:
+    if kind == "dataset":
+        what, creates = f"dataset {ref} does not exist", "it and its events table"
+    else:
+        what, creates = f"table {ref} does not exist", "it"
+    if mode.adopt:
+        message = (
+            f"{what}: there is nothing to import and the import would fail; check datasetId "
+            f"in {mode.stack_file}, or turn adopt off so that `pulumi up` creates {creates}"
+        )
+    else:
+        message = f"{what}: `pulumi up` would create {creates}"
+    return Finding(DRIFT, kind, ref, None, CREATE, message)
+
+
+# -- dataset -------------------------------------------------------------------------------
+
+
+def _dataset_findings(declaration: Declaration, live: Mapping, mode: _Mode) -> list[Finding]:
+    expected = declaration.dataset.api_repr()
+    findings: list[Finding] = []
+
+    want_location, have_location = expected["location"], live.get("location")
+    if str(have_location or "").lower() != want_location.lower():
+        findings.append(
+            Finding(
+                DRIFT,
+                "dataset.location",
+                want_location,
+                have_location,
+                "replace",
+                "a dataset cannot move: `pulumi up` would replace it, deleting its events "
+                "table and every stored event"
+                + _fix(mode, f"correct location in {mode.stack_file} to the live one"),
+            )
+        )
+
+    want_key = schema_changes.strip_key_version(
+        expected["defaultEncryptionConfiguration"]["kmsKeyName"]
+    )
+    have_key = schema_changes.strip_key_version(
+        (live.get("defaultEncryptionConfiguration") or {}).get("kmsKeyName")
+    )
+    if want_key != have_key and have_key is None and mode.encryption_optional:
+        findings.append(
+            _encryption_not_reported("dataset.defaultEncryptionConfiguration.kmsKeyName", want_key)
+        )
+    elif want_key != have_key:
+        findings.append(
+            Finding(
+                DRIFT,
+                "dataset.defaultEncryptionConfiguration.kmsKeyName",
+                want_key,
+                have_key,
+                "in_place",
+                "`pulumi up` would set the dataset's default key in place (tables keep "
+                "their own key)" + _fix(mode, f"set kmsKey in {mode.stack_file} to the live key"),
+            )
+        )
+
+    want_hours = int(expected["maxTimeTravelHours"])
+    have_hours = _hours(live.get("maxTimeTravelHours"))
+    if want_hours != have_hours:
+        findings.append(
+            Finding(
+                DRIFT,
+                "dataset.maxTimeTravelHours",
+                want_hours,
+                have_hours,
+                "in_place",
+                "`pulumi up` would change the time-travel window in place"
+                + _fix(
+                    mode,
+                    f"set timeTravelHours in {mode.stack_file} to {have_hours}, or update "
+                    f"live with `bq update --max_time_travel_hours={want_hours}`",
+                ),
+            )
+        )
+
+    findings += _label_findings(
+        "dataset", expected.get("labels") or {}, live.get("labels") or {}, mode
+    )
+    findings += _description_finding(
+        "dataset.description", expected.get("description") or "", live.get("description"), mode
+    )
+    return findings
+
+
+def _hours(value: object) -> int | str | None:
+    """Time travel as a number; BigQuery's default when the answer leaves it out."""
+    if value is None or value == "":
+        return BIGQUERY_DEFAULT_TIME_TRAVEL_HOURS
+    try:
+        return int(str(value))
+    except ValueError:
+        return str(value)
+
+
+def _label_findings(
+    resource: str, expected: Mapping[str, str], live: Mapping[str, str], mode: _Mode
+) -> list[Finding]:
+    findings = []
+    for key, value in sorted(expected.items()):
+        have = live.get(key)
+        if have == value:
+            continue
+        findings.append(
+            Finding(
+                DRIFT,
+                f"{resource}.labels.{key}",
+                value,
+                have,
+                "in_place",
+                f"`pulumi up` would {'set' if have is not None else 'add'} label "
+                f"{key}={value} in place"
+                + _fix(mode, f"change labels in {mode.stack_file}, or set it live"),
+            )
+        )
+    if mode.adopt:
+        for key, have in sorted(live.items()):
+            if key in expected or key == PULUMI_LABEL:
+                continue
+            findings.append(
+                Finding(
+                    DRIFT,
+                    f"{resource}.labels.{key}",
+                    None,
+                    have,
+                    "in_place",
+                    f"label {key}={have} is live only: the import takes it and `pulumi up` "
+                    f"would then remove it; add it to labels in {mode.stack_file}, or remove "
+                    f"it live (`bq update --clear_label={key}`)",
+                )
+            )
+    return findings
+
+
+def _description_finding(
+    path: str, expected: str, live: object, mode: _Mode, effect: str = "in_place"
+) -> list[Finding]:
+    have = str(live or "")
+    if have == expected:
+        return []
+    if mode.adopt:
+        return [
+            Finding(
+                DRIFT,
+                path,
+                expected,
+                have,
+                effect,
+                "the description differs: `pulumi up` would overwrite it after the import; "
+                "change the code to match, or update it live with `bq update`",
+            )
+        ]
+    level = DRIFT if mode.strict else NOTE
+    return [
+        Finding(
+            level,
+            path,
+            expected,
+            have,
+            effect if mode.strict else "none",
+            "the description differs: `pulumi up` would overwrite it in place"
+            + ("" if mode.strict else " (a note; --strict makes it drift)"),
+        )
+    ]
+
+
+def _fix(mode: _Mode, how: str) -> str:
+    return f"; to adopt, {how}" if mode.adopt else ""
+
+
+# -- table ---------------------------------------------------------------------------------
+
+
+def _table_findings(declaration: Declaration, live: Mapping, mode: _Mode) -> list[Finding]:
+    expected = declaration.table.api_repr()
+    findings: list[Finding] = []
+
+    live_type = live.get("type") or "TABLE"
+    if live_type != "TABLE":
+        findings.append(
+            Finding(
+                DRIFT,
+                "table.type",
+                "TABLE",
+                live_type,
+                "replace",
+                f"{declaration.table.ref} is a {live_type}, not a table: `pulumi up` would "
+                "replace it with an empty table"
+                + _fix(mode, "move the live object aside and let `pulumi up` create the table"),
+            )
+        )
+
+    for change in schema_changes.classify_settings(
+        _without_ignored(live), _without_ignored(expected)
+    ):
+        # pulumi-gcp manages only the labels the code sets; others are left alone.
+        live_only_label = change.change == "labels" and change.new is None
+        if live_only_label and (not mode.adopt or change.path == f"labels.{PULUMI_LABEL}"):
+            continue
+        if change.change == "kms_key" and change.old is None and mode.encryption_optional:
+            findings.append(_encryption_not_reported(f"table.{change.path}", change.new))
+            continue
+        findings.append(_from_change(f"table.{change.path}", change, mode))
+    findings += _schema_findings(declaration, live, mode)
+    return findings
+
+
+def _encryption_not_reported(path: str, key: object) -> Finding:
+    return Finding(
+        NOTE,
+        path,
+        key,
+        None,
+        "none",
+        "this endpoint reports no encryption (a local emulator does not implement CMEK): "
+        "the key is not checked here",
+    )
+
+
+def _without_ignored(payload: Mapping) -> dict:
+    """A copy of a table payload without the properties the program ignores."""
+    copy = json.loads(json.dumps(payload))
+    for dotted in IGNORED_TABLE_PROPERTIES:
+        *parents, leaf = dotted.split(".")
+        node = copy
+        for part in parents:
+            node = node.get(part) if isinstance(node, dict) else None
+        if isinstance(node, dict):
+            node.pop(leaf, None)
+    return copy
+
+
+def _schema_findings(declaration: Declaration, live: Mapping, mode: _Mode) -> list[Finding]:
+    want = declaration.table.api_schema()
+    have = list((live.get("schema") or {}).get("fields") or [])
+    findings: list[Finding] = []
+    if declaration.table.policy_tag is None and not mode.adopt:
+        # Not declared: not checked, but worth a note (adoption mode compares it).
+        have, tags = _strip_policy_tags(have)
+        findings += [
+            Finding(
+                NOTE,
+                f"schema.{path}.policyTags",
+                None,
+                names,
+                "none",
+                f"the live column has a policy tag and the code declares none; set "
+                f"hiddenPolicyTag in {mode.stack_file} to manage it",
+            )
+            for path, names in tags
+        ]
+    findings += [
+        # The classifier calls the two sides OLD (what exists) and NEW (the code).
+        Finding(NOTE, "schema", None, None, "none", _sides(note))
+        for note in schema_changes.schema_notes(have, want)
+    ]
+    for change in schema_changes.classify_schema(have, want):
+        suffix = _ATTRIBUTE_PATHS.get(change.change, "")
+        findings.append(_from_change(f"schema.{change.path}{suffix}", change, mode))
+    return findings
+
+
+def _sides(note: str) -> str:
+    return note.replace(" in OLD", " live").replace(" in NEW", " in the code")
+
+
+# A schema change about one attribute of a column gets the attribute in its finding's path.
+_ATTRIBUTE_PATHS = {
+    "type": ".type",
+    "mode": ".mode",
+    "description": ".description",
+    "policy_tags": ".policyTags",
+}
+
+
+def _strip_policy_tags(
+    fields: Sequence[Mapping], prefix: str = ""
+) -> tuple[list[dict], list[tuple[str, list]]]:
+    stripped, tags = [], []
+    for field in fields:
+        copy = dict(field)
+        path = f"{prefix}{copy.get('name')}"
+        names = (copy.pop("policyTags", None) or {}).get("names") or []
+        if names:
+            tags.append((path, list(names)))
+        if copy.get("fields"):
+            copy["fields"], nested = _strip_policy_tags(copy["fields"], f"{path}.")
+            tags += nested
+        stripped.append(copy)
+    return stripped, tags
+
+
+def _from_change(path: str, change: schema_changes.Change, mode: _Mode) -> Finding:
+    """A classified change as a finding: descriptions are notes unless strict or adopting."""
+    if change.change == "description" and not (mode.strict or mode.adopt):
+        return Finding(
+            NOTE,
+            path,
+            _plain(change.new),
+            _plain(change.old),
+            "none",
+            f"{change.message.rstrip('.')} (a note; --strict makes it drift)",
+        )
+    level = NOTE if change.effect == "none" else DRIFT
+    message = change.message
+    if mode.adopt and level == DRIFT:
+        message = f"{message.rstrip('.')}; to adopt, {_adopt_fix(change, mode)}"
+    return Finding(level, path, _plain(change.new), _plain(change.old), change.effect, message)
+
+
+def _adopt_fix(change: schema_changes.Change, mode: _Mode) -> str:
+    """Whether the code or the live resource should change for the import to match."""
+    kind = change.change
+    if kind == "removed":
+        return f"add the column to {SCHEMA_MODULE}, or its data is dropped"
+    if kind == "added":
+        return (
+            f"remove the column from {SCHEMA_MODULE}, or add it to the live table first "
+            "(`bq update` with the schema from `npq-events schema export`)"
+        )
+    if kind in ("type", "mode", "case_rename"):
+        return f"change {SCHEMA_MODULE} to match the live table"
+    if kind == "description":
+        return "change the description in the code to match, or update it live with `bq update`"
+    if kind == "policy_tags":
+        return f"set hiddenPolicyTag in {mode.stack_file} to the live tag, or change it live"
+    if kind == "kms_key":
+        return f"set kmsKey in {mode.stack_file} to the live key"
+    if kind == "labels":
+        return (
+            f"add the label to labels in {mode.stack_file}, or remove it live "
+            f"(`bq update --clear_label={change.path.split('.', 1)[-1]}`)"
+        )
+    if kind == "clustering":
+        return (
+            "change the code to the live clustering, or update the live table "
+            "(`bq update --clustering_fields=...`)"
+        )
+    return "change the code to match the live table"
+
+
+def _plain(value: object) -> object:
+    """A JSON-safe copy of a finding's value."""
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_plain(v) for v in value]
+    return str(value)
+
+
+__all__ = [
+    "DRIFT",
+    "EFFECTS",
+    "NOTE",
+    "Finding",
+    "StackResult",
+    "compare",
+    "error_result",
+    "worst",
+]
