@@ -488,7 +488,7 @@ DIAGNOSTICS = (
     ],
 )
 def test_pulumi_errors_become_one_line(stdout, stderr, code, expected):
-    from pulumi.automation._cmd import CommandResult
+    from pulumi.automation import CommandResult
     from pulumi.automation.errors import create_command_error
 
     from infra.review import automation as review_automation
@@ -502,7 +502,7 @@ def test_pulumi_errors_become_one_line(stdout, stderr, code, expected):
 
 
 def test_a_locked_stack_says_so():
-    from pulumi.automation._cmd import CommandResult
+    from pulumi.automation import CommandResult
     from pulumi.automation.errors import create_command_error
 
     from infra.review import automation as review_automation

@@ -7,21 +7,17 @@ would receive them, resource options) and the stack outputs.
 
 from __future__ import annotations
 
-import asyncio
 import runpy
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pulumi
-from pulumi.runtime import mocks, rpc
-from pulumi.runtime import settings as runtime_settings
-from pulumi.runtime.config import set_all_config
-from pulumi.runtime.stack import run_pulumi_func, wait_for_rpcs
 
 from infra.model.settings import PROJECT_NAME, load_settings
 from infra.model.stackfiles import ROOT, stack_config
 from infra.program import resource_types
+from infra.program.pulumi_internals import RecordingMonitor, registered_inputs, run_with_mocks
 
 PROGRAM = ROOT / "__main__.py"
 DEFAULT_SA_TOKEN = "gcp:bigquery/getDefaultServiceAccount:getDefaultServiceAccount"
@@ -99,26 +95,14 @@ class _ProviderMocks(pulumi.runtime.Mocks):
         raise NotImplementedError(f"the offline plan does not answer {args.token}")
 
 
-class _RecordingMonitor(mocks.MockMonitor):
-    def __init__(self, provider_mocks: pulumi.runtime.Mocks) -> None:
-        super().__init__(provider_mocks)
-        self.registrations: list[Any] = []
-
-    def RegisterResource(self, request):
-        response = super().RegisterResource(request)
-        if request.type != "pulumi:pulumi:Stack":
-            self.registrations.append(request)
-        return response
-
-
 def _urn_name(urn: str) -> str:
     return urn.rsplit("::", 1)[-1]
 
 
-def _record(monitor: _RecordingMonitor) -> tuple[PlannedResource, ...]:
+def _record(monitor: RecordingMonitor) -> tuple[PlannedResource, ...]:
     planned = []
     for request in monitor.registrations:
-        inputs = rpc.deserialize_properties(request.object)
+        inputs = registered_inputs(request)
         planned.append(
             PlannedResource(
                 type=request.type,
@@ -147,33 +131,13 @@ def _plain(value: Any) -> Any:
 def run_program(stack: str, config: dict[str, str], program: Path) -> Plan:
     """Run a Pulumi program under the mock engine with the given flat config."""
 
-    async def outputs(root: pulumi.Resource) -> dict[str, Any]:
-        resolved = {}
-        for name, value in root.outputs.items():
-            resolved[name] = _plain(await pulumi.Output.from_input(value).future())
-        return resolved
-
     def program_body() -> None:
         runpy.run_path(str(program), run_name="__main__")
 
-    # The SDK binds its futures to the loop current when the mocks are set: make it ours.
-    loop = asyncio.new_event_loop()
-    asyncio.set_event_loop(loop)
-    try:
-        runtime_settings.reset_options(project=PROJECT_NAME, stack=stack, preview=False)
-        monitor = _RecordingMonitor(_ProviderMocks())
-        mocks.set_mocks(
-            monitor.mocks, project=PROJECT_NAME, stack=stack, preview=False, monitor=monitor
-        )
-        set_all_config(config)
-        root = runtime_settings.get_root_resource()
-        loop.run_until_complete(run_pulumi_func(program_body))
-        loop.run_until_complete(wait_for_rpcs())
-        stack_outputs = loop.run_until_complete(outputs(root))
-    finally:
-        asyncio.set_event_loop(None)
-        loop.close()
-    return Plan(stack=stack, resources=_record(monitor), outputs=stack_outputs)
+    monitor, outputs = run_with_mocks(
+        program_body, _ProviderMocks(), project=PROJECT_NAME, stack=stack, config=config
+    )
+    return Plan(stack=stack, resources=_record(monitor), outputs=_plain(outputs))
 
 
 def plan_stack(stack: str, stack_dir: Path = ROOT) -> Plan:

@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import pulumi
-from pulumi.runtime import config as runtime_config
 
 from infra.model.declared import Declaration
 from infra.model.settings import ConfigError, StackSettings, load_settings
 from infra.program.component import EventsDataset
+from infra.program.pulumi_internals import program_config
 
 
 def settings_from_pulumi() -> StackSettings:
     """The running stack's settings; a bad value stops the program with its one-line reason."""
-    values = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
     try:
-        return load_settings(pulumi.get_stack(), {k: str(v) for k, v in values.items()})
+        return load_settings(pulumi.get_stack(), program_config())
     except ConfigError as exc:
         # RunError ends the program with its message alone, no traceback.
         raise pulumi.RunError(str(exc)) from None
