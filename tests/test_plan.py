@@ -13,6 +13,7 @@ from infra.model import schema
 from infra.model.stackfiles import ROOT, committed_stacks, settings_for, stack_config
 from infra.program.offline_plan import PROGRAM, plan_stack, run_program
 from tests.conftest import run_cli
+from tests.plans import of_type, one
 
 DATASET = "gcp:bigquery/dataset:Dataset"
 TABLE = "gcp:bigquery/table:Table"
@@ -31,7 +32,7 @@ def plans():
 @pytest.mark.parametrize("stack", ["production", "staging", "sandbox", "review"])
 def test_long_lived_dataset(plans, stack):
     plan = plans[stack]
-    dataset = plan.one(DATASET)
+    dataset = one(plan, DATASET)
     assert dataset.inputs == {
         "project": "ecf-bq",
         "datasetId": f"npq_events_{stack}",
@@ -50,7 +51,7 @@ def test_long_lived_dataset(plans, stack):
 
 @pytest.mark.parametrize("stack", ["production", "staging", "sandbox", "review"])
 def test_long_lived_table(plans, stack):
-    table = plans[stack].one(TABLE)
+    table = one(plans[stack], TABLE)
     inputs = dict(table.inputs)
     schema_json = inputs.pop("schema")
     assert inputs == {
@@ -73,13 +74,14 @@ def test_long_lived_table(plans, stack):
 
 @pytest.mark.parametrize("stack", [*committed_stacks(), "review-pr-42"])
 def test_schema_given_to_the_table_parses_with_google_cloud_bigquery(plans, stack):
-    fields = json.loads(plans[stack].one(TABLE).inputs["schema"])
+    fields = json.loads(one(plans[stack], TABLE).inputs["schema"])
     parsed = [bigquery.SchemaField.from_api_repr(field) for field in fields]
-    assert [f.to_api_repr() for f in parsed] == [f.to_api_repr() for f in schema.to_schema_fields()]
+    declared = [bigquery.SchemaField.from_api_repr(field) for field in schema.to_api()]
+    assert [f.to_api_repr() for f in parsed] == [f.to_api_repr() for f in declared]
 
 
 def test_only_production_grants_the_key_and_its_resources_wait_for_it(plans):
-    grant = plans["production"].one(GRANT)
+    grant = one(plans["production"], GRANT)
     assert grant.inputs == {
         "cryptoKeyId": KEY,
         "role": "roles/cloudkms.cryptoKeyEncrypterDecrypter",
@@ -88,14 +90,14 @@ def test_only_production_grants_the_key_and_its_resources_wait_for_it(plans):
     assert grant.options["protect"] is True
     assert grant.options["parent"] == "npq-events"
     for type_ in (DATASET, TABLE):
-        assert "npq-events-kms-grant" in plans["production"].one(type_).options["depends_on"]
+        assert "npq-events-kms-grant" in one(plans["production"], type_).options["depends_on"]
     for stack in ("staging", "sandbox", "review", "review-pr-42"):
-        assert plans[stack].by_type(GRANT) == []
+        assert of_type(plans[stack], GRANT) == []
 
 
 def test_component_parents_everything(plans):
     for plan in plans.values():
-        component = plan.one(COMPONENT)
+        component = one(plan, COMPONENT)
         assert component.name == "npq-events"
         children = [r for r in plan.resources if r.type != COMPONENT]
         assert children and all(r.options["parent"] == "npq-events" for r in children)
@@ -121,7 +123,7 @@ def test_outputs(plans, stack):
 
 def test_review_app_stack_is_ephemeral(plans):
     plan = plans["review-pr-42"]
-    dataset, table = plan.one(DATASET), plan.one(TABLE)
+    dataset, table = one(plan, DATASET), one(plan, TABLE)
     assert dataset.inputs["datasetId"] == "npq_events_review_pr_42"
     assert dataset.inputs["deleteContentsOnDestroy"] is True
     assert dataset.inputs["labels"]["pr"] == "42"
@@ -141,7 +143,7 @@ def _stack_dir(tmp_path, stack, **changes):
 
 def test_policy_tag_is_declared_on_hidden_value(tmp_path):
     plan = plan_stack("staging", _stack_dir(tmp_path, "staging", hiddenPolicyTag=TAG))
-    fields = {f["name"]: f for f in json.loads(plan.one(TABLE).inputs["schema"])}
+    fields = {f["name"]: f for f in json.loads(one(plan, TABLE).inputs["schema"])}
     hidden = {f["name"]: f for f in fields["hidden_DATA"]["fields"]}
     assert hidden["value"]["policyTags"] == {"names": [TAG]}
     assert "policyTags" not in fields["hidden_DATA"]
@@ -150,7 +152,7 @@ def test_policy_tag_is_declared_on_hidden_value(tmp_path):
 
 def test_adoption_imports_the_live_ids_and_protects_them(tmp_path):
     plan = plan_stack("production", _stack_dir(tmp_path, "production", adopt=True))
-    dataset, table = plan.one(DATASET), plan.one(TABLE)
+    dataset, table = one(plan, DATASET), one(plan, TABLE)
     assert dataset.options["import"] == "projects/ecf-bq/datasets/npq_events_production"
     assert table.options["import"] == "projects/ecf-bq/datasets/npq_events_production/tables/events"
     assert dataset.options["protect"] and table.options["protect"]

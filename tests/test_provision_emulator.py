@@ -17,7 +17,7 @@ def test_declared_table_is_created_as_declared(bq_client):
 
     table = bq_client.get_table(declaration.table.ref, timeout=10)
     assert [f.to_api_repr() for f in table.schema] == [
-        f.to_api_repr() for f in schema.to_schema_fields()
+        bigquery.SchemaField.from_api_repr(f).to_api_repr() for f in schema.to_api()
     ]
     assert table.time_partitioning.type_ == "DAY"
     assert table.time_partitioning.field == schema.PARTITION_FIELD

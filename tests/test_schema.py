@@ -83,14 +83,6 @@ def test_json_parses_with_google_cloud_bigquery():
     fields = [bigquery.SchemaField.from_api_repr(f) for f in json.loads(schema.to_json())]
     assert [f.name for f in fields] == [name for name, _t, _m in EXPECTED]
     assert fields[11].fields[1].mode == "REPEATED"
-    assert [f.to_api_repr() for f in schema.to_schema_fields()] == [f.to_api_repr() for f in fields]
-
-
-def test_from_api_round_trips_and_reads_absent_modes_as_nullable():
-    assert schema.from_api(schema.to_api()) == schema.EVENTS
-    assert schema.from_api([{"name": "x", "type": "string"}]) == (
-        Column("x", "STRING", "NULLABLE", ""),
-    )
 
 
 def test_ddl_declares_partitioning_clustering_and_key():

@@ -11,12 +11,8 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from infra.errors import SchemaError
-
-if TYPE_CHECKING:
-    from google.cloud import bigquery
 
 # Legacy type names: pulumi-gcp treats only INTEGER=INT64, FLOAT=FLOAT64 and BOOLEAN=BOOL as
 # aliases, so STRUCT would diff against the RECORD that BigQuery reports, for ever.
@@ -246,29 +242,6 @@ def to_json(
 ) -> str:
     """The JSON that `gcp.bigquery.Table(schema=...)`, `bq mk` and the console all take."""
     return json.dumps(to_api(columns, policy_tag), indent=indent)
-
-
-def to_schema_fields(
-    columns: Sequence[Column] = EVENTS, policy_tag: str | None = None
-) -> list[bigquery.SchemaField]:
-    """The schema as google-cloud-bigquery SchemaField objects."""
-    from google.cloud import bigquery  # heavy: only the callers that need it pay for it
-
-    return [bigquery.SchemaField.from_api_repr(field) for field in to_api(columns, policy_tag)]
-
-
-def from_api(fields: Sequence[dict]) -> tuple[Column, ...]:
-    """Columns from BigQuery JSON fields (absent mode means NULLABLE)."""
-    return tuple(
-        Column(
-            name=str(field["name"]),
-            type=str(field.get("type", "")).upper(),
-            mode=str(field.get("mode") or "NULLABLE").upper(),
-            description=str(field.get("description") or ""),
-            fields=from_api(field.get("fields") or ()),
-        )
-        for field in fields
-    )
 
 
 def ddl_type(column: Column) -> str:

@@ -8,7 +8,7 @@ would receive them, resource options) and the stack outputs.
 from __future__ import annotations
 
 import runpy
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -32,14 +32,6 @@ class PlannedResource:
     inputs: dict[str, Any]
     options: dict[str, Any]
 
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "type": self.type,
-            "name": self.name,
-            "inputs": self.inputs,
-            "options": self.options,
-        }
-
 
 @dataclass(frozen=True)
 class Plan:
@@ -47,21 +39,9 @@ class Plan:
     resources: tuple[PlannedResource, ...]
     outputs: dict[str, Any] = field(default_factory=dict)
 
-    def by_type(self, type_: str) -> list[PlannedResource]:
-        return [r for r in self.resources if r.type == type_]
-
-    def one(self, type_: str) -> PlannedResource:
-        found = self.by_type(type_)
-        if len(found) != 1:
-            raise LookupError(f"expected one {type_}, found {len(found)}")
-        return found[0]
-
     def as_json(self) -> dict[str, Any]:
-        return {
-            "stack": self.stack,
-            "resources": [r.as_json() for r in self.resources],
-            "outputs": self.outputs,
-        }
+        document = asdict(self)
+        return {**document, "resources": list(document["resources"])}
 
 
 class _ProviderMocks(pulumi.runtime.Mocks):
