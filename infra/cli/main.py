@@ -31,7 +31,8 @@ def _global_options(parser: argparse.ArgumentParser) -> None:
         type=Path,
         default=ROOT,
         metavar="DIR",
-        help="directory holding the Pulumi.<stack>.yaml files (default: this checkout)",
+        help="directory holding the Pulumi.<stack>.yaml files (default: this checkout; for an "
+        "installed package, the current directory)",
     )
 
 

@@ -16,7 +16,15 @@ import yaml
 
 from infra.model.settings import EPHEMERAL, KEYS, StackSettings, load_settings
 
-ROOT = Path(__file__).resolve().parents[2]
+
+def _project_root() -> Path:
+    """This checkout when the package runs from one (an editable install); else, for an
+    installed wheel, the directory it is run in, which should be the Pulumi project."""
+    package_parent = Path(__file__).resolve().parents[2]
+    return package_parent if (package_parent / "Pulumi.yaml").is_file() else Path.cwd()
+
+
+ROOT = _project_root()
 REVIEW_STACK_PREFIX = "review-pr-"
 # A pull request number as written in a stack name: 1 to 999999999, no sign, no leading zero.
 PR_NUMBER_PATTERN = "[1-9][0-9]{0,8}"

@@ -14,6 +14,7 @@ from typing import Any
 
 import pulumi
 
+from infra.errors import UserError
 from infra.model.settings import PROJECT_NAME, load_settings
 from infra.model.stackfiles import ROOT, stack_config
 from infra.program import resource_types
@@ -127,4 +128,9 @@ def plan_stack(stack: str, stack_dir: Path = ROOT) -> Plan:
     """
     config = stack_config(stack, stack_dir)
     load_settings(stack, config)
+    if not PROGRAM.is_file():
+        raise UserError(
+            f"no Pulumi program {PROGRAM}: run npq-events in the project directory "
+            "(the one holding Pulumi.yaml and __main__.py)"
+        )
     return run_program(stack, config, PROGRAM)
