@@ -72,8 +72,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "table resource (then the table settings are compared too). Exit 0 when nothing is "
         "destructive, 1 when something is, 2 on unreadable input.",
     )
-    diff.add_argument("old", metavar="OLD", type=Path)
-    diff.add_argument("new", metavar="NEW", type=Path)
+    diff.add_argument("old", metavar="OLD", type=Path, help="the schema that exists")
+    diff.add_argument("new", metavar="NEW", type=Path, help="the schema that would be applied")
     diff.add_argument("--format", choices=("text", "json"), default="text")
     diff.set_defaults(run=run_diff)
 
