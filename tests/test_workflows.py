@@ -202,13 +202,13 @@ def test_drift_runs_daily_and_on_demand_and_reads_exit_7_as_drift():
     assert document["permissions"]["issues"] == "write"
 
 
-def test_readme_names_every_variable_and_secret_the_workflows_use():
+def test_the_docs_name_every_variable_and_secret_the_workflows_use():
     text = "\n".join(p.read_text() for p in WORKFLOWS.glob("*.yml"))
     names = set(re.findall(r"\$\{\{\s*(?:vars|secrets)\.([A-Z0-9_]+)", text))
     assert names >= {"PULUMI_BACKEND_URL", "PULUMI_CONFIG_PASSPHRASE"}
-    readme = (ROOT / "README.md").read_text()
+    docs = "\n".join(p.read_text() for p in [ROOT / "README.md", *(ROOT / "docs").glob("*.md")])
     for name in names:
-        assert f"`{name}`" in readme, name
+        assert f"`{name}`" in docs, name
 
 
 # --- the preview scripts, with a stand-in pulumi ----------------------------------------------

@@ -17,7 +17,7 @@ from infra.rules import schema_lock
 from infra.rules.schema_changes import Change, classify_schema, classify_settings, schema_notes
 
 STYLES = {"in_place": "green", "drop_column": "bold red", "replace": "bold red"}
-README_SECTION = 'README "Schema changes that lose data"'
+DOCS_PAGE = "docs/schema-changes.md"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -103,8 +103,7 @@ def run_check(args: argparse.Namespace) -> int:
     if result.destructive:
         out.print(
             f"schema check: {len(result.destructive)} of {len(result.findings)} changes would "
-            "destroy stored events under pulumi up; undo them (see "
-            f"{README_SECTION})",
+            f"destroy stored events under pulumi up; undo them (see {DOCS_PAGE})",
             markup=False,
         )
         return EXIT_FINDINGS
@@ -137,7 +136,7 @@ def run_lock(args: argparse.Namespace) -> int:
                 f"schema lock: refused: {len(result.destructive)} change(s) above would destroy "
                 "stored events under pulumi up, and a lock refresh must not hide them; undo "
                 "them, or, only once the live tables have been migrated by hand, rerun with "
-                f"--accept-destructive (see {README_SECTION})",
+                f"--accept-destructive (see {DOCS_PAGE})",
                 markup=False,
             )
             return EXIT_FINDINGS
