@@ -15,13 +15,11 @@ from hypothesis import strategies as st
 from infra.model import schema
 from infra.model.declared import declare
 from infra.model.stackfiles import settings_for
+from infra.rules.effects import Effect, worst
 from infra.rules.schema_changes import (
-    EFFECTS,
     Change,
     classify_schema,
     classify_settings,
-    is_destructive,
-    overall_effect,
     schema_notes,
     strip_key_version,
 )
@@ -115,7 +113,7 @@ def test_removing_a_column_loses_data(location):
         assert "ALTER TABLE DROP COLUMN" in change.message
         assert "losing that column's data in every stored event" in change.message
     assert "keep `" in change.message
-    assert is_destructive(change)
+    assert change.destructive
 
 
 @pytest.mark.parametrize("location", LOCATIONS)
@@ -133,7 +131,7 @@ def test_renaming_a_column_replaces_the_table(location):
 
     old, new, record, names = edited(location, rename)
     changes = classify_schema(old, new)
-    assert overall_effect(changes) == "replace"
+    assert worst(c.effect for c in changes) == "replace"
     removed = next(c for c in changes if c.change == "removed")
     assert removed.path == _path(record, names["nullable"])
     assert removed.effect == "replace"
@@ -241,7 +239,7 @@ def test_a_top_level_drop_with_a_top_level_add_replaces():
     assert drop.effect == "replace"
     assert "which adds `account_id`" in drop.message
     assert next(c for c in changes if c.change == "added").effect == "in_place"
-    assert overall_effect(changes) == "replace"
+    assert worst(c.effect for c in changes) == "replace"
 
 
 def test_a_top_level_drop_with_only_a_nested_add_stays_in_place():
@@ -253,7 +251,7 @@ def test_a_top_level_drop_with_only_a_nested_add_stays_in_place():
         ("user_id", "drop_column"),
         ("DATA.extra", "in_place"),
     }
-    assert overall_effect(changes) == "drop_column"
+    assert worst(c.effect for c in changes) == "drop_column"
 
 
 def test_a_case_rename_at_the_top_makes_other_drops_replace():
@@ -297,7 +295,7 @@ def test_a_new_nullable_or_repeated_column_is_added_in_place(location, mode):
         "in_place",
     )
     assert "adds it in place" in change.message
-    assert not is_destructive(change)
+    assert not change.destructive
 
 
 def test_a_new_record_may_hold_required_fields():
@@ -333,7 +331,7 @@ def test_descriptions_and_policy_tags_change_in_place(location):
     old, new, _, _ = edited(location, annotate)
     changes = classify_schema(old, new)
     assert sorted(c.change for c in changes) == ["description", "policy_tags"]
-    assert overall_effect(changes) == "in_place"
+    assert worst(c.effect for c in changes) == "in_place"
     removed = classify_schema(new, old)
     untagged = next(c for c in removed if c.change == "policy_tags")
     assert "no longer masked" in untagged.message
@@ -389,8 +387,7 @@ def test_order_alone_is_no_change_but_is_noted(location):
 def test_equal_schemas_have_no_changes_and_no_notes():
     assert classify_schema(base(), base()) == ()
     assert schema_notes(base(), base()) == ()
-    assert overall_effect(()) == "none"
-    assert not is_destructive(())
+    assert worst(()) == "none"
 
 
 # --- the DfE template variant ---------------------------------------------------------------
@@ -442,20 +439,21 @@ def test_the_dfe_template_without_descriptions_differs_only_in_place_besides_the
 # --- effects ----------------------------------------------------------------------------------
 
 
-def test_overall_effect_is_the_most_severe():
+def test_one_scale_ranks_every_effect():
     def change(effect):
-        return Change("p", "k", effect, "m")
+        return Change("p", "k", Effect(effect), "m")
 
-    assert EFFECTS == ("none", "in_place", "drop_column", "replace")
-    assert overall_effect([change("in_place"), change("replace"), change("drop_column")]) == (
-        "replace"
-    )
-    assert overall_effect([change("in_place"), change("drop_column")]) == "drop_column"
-    assert is_destructive("drop_column") and is_destructive("replace")
-    assert not is_destructive("in_place") and not is_destructive("none")
-    assert not is_destructive("create")
-    assert is_destructive([change("in_place"), change("drop_column")])
-    assert not is_destructive(iter([change("in_place")]))
+    assert [str(e) for e in Effect] == [
+        "none", "in_place", "create", "drop_column", "expires", "delete", "replace"
+    ]  # fmt: skip
+    assert worst(
+        c.effect for c in [change("in_place"), change("replace"), change("drop_column")]
+    ) == ("replace")
+    assert worst(c.effect for c in [change("in_place"), change("drop_column")]) == "drop_column"
+    assert worst(["expires", "drop_column", "create"]) == Effect.EXPIRES
+    assert all(Effect(e).destructive for e in ("drop_column", "expires", "delete", "replace"))
+    assert not any(Effect(e).destructive for e in ("none", "in_place", "create"))
+    assert worst(()) == Effect.NONE
 
 
 # --- table settings ---------------------------------------------------------------------------
@@ -672,7 +670,7 @@ def test_any_sequence_of_safe_edits_is_safe(old, data):
     for _ in range(data.draw(st.integers(1, 8))):
         apply_safe_edit(new, data, counter)
     changes = classify_schema(old, new)
-    assert not is_destructive(changes), changes
+    assert not any(c.destructive for c in changes), changes
     assert all(change.effect == "in_place" for change in changes)
 
 
@@ -702,7 +700,7 @@ def test_any_removal_rename_or_retype_of_an_existing_column_is_destructive(old, 
     for _ in range(data.draw(st.integers(0, 4))):
         apply_safe_edit(new, data, counter)
     changes = classify_schema(old, new)
-    assert is_destructive(changes), (kind, changes)
+    assert any(c.destructive for c in changes), (kind, changes)
 
 
 @given(old=SCHEMAS, data=st.data())

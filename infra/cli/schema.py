@@ -14,9 +14,10 @@ from infra.errors import EXIT_FINDINGS, EXIT_OK, EXIT_STALE, EXIT_USAGE, UserErr
 from infra.model.declared import declare
 from infra.model.stackfiles import settings_for
 from infra.rules import schema_lock
+from infra.rules.effects import DESTRUCTIVE, Effect
 from infra.rules.schema_changes import Change, classify_schema, classify_settings, schema_notes
 
-STYLES = {"in_place": "green", "drop_column": "bold red", "replace": "bold red"}
+STYLES = {Effect.IN_PLACE: "green", **{effect: "bold red" for effect in DESTRUCTIVE}}
 DOCS_PAGE = "docs/schema-changes.md"
 
 

@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from infra.program import resource_types
-from infra.rules.schema_changes import Change as SchemaChange
-from infra.rules.schema_changes import classify_schema, overall_effect
+from infra.rules.effects import worst
+from infra.rules.schema_changes import Change, classify_schema
 
 TABLE_TYPE = resource_types.TABLE
 DATASET_TYPE = resource_types.DATASET
@@ -144,7 +144,7 @@ class Preview:
 
 
 @dataclass(frozen=True)
-class Change:
+class Judgment:
     """What the preview does to one guarded resource, or (under --adoption) to any resource."""
 
     urn: str
@@ -176,13 +176,13 @@ class Change:
 @dataclass(frozen=True)
 class Verdict:
     stack: str | None
-    changes: tuple[Change, ...]
+    changes: tuple[Judgment, ...]
     diagnostics: tuple[Diagnostic, ...]
     change_summary: tuple[tuple[str, int], ...]
     incomplete: tuple[str, ...] = field(default=())  # why the preview cannot be vouched for
 
     @property
-    def blocked(self) -> tuple[Change, ...]:
+    def blocked(self) -> tuple[Judgment, ...]:
         return tuple(c for c in self.changes if c.blocked)
 
     @property
@@ -389,7 +389,7 @@ def judge(preview: Preview, adoption: bool = False) -> Verdict:
     )
 
 
-def _guarded_change(steps: Sequence[Step]) -> Change | None:
+def _guarded_change(steps: Sequence[Step]) -> Judgment | None:
     ops = tuple(s.op for s in steps)
     step = _main_step(steps)
     kind = GUARDED[step.type]
@@ -414,7 +414,7 @@ def _guarded_change(steps: Sequence[Step]) -> Change | None:
         return _change(
             step,
             ops,
-            overall_effect(losses),
+            str(worst(c.effect for c in losses)),
             tuple(c.path for c in losses),
             True,
             "the update changes the table's schema in a way that destroys stored events: "
@@ -441,7 +441,7 @@ def _guarded_change(steps: Sequence[Step]) -> Change | None:
     )
 
 
-def _adoption_change(steps: Sequence[Step], diagnostics: Sequence[Diagnostic]) -> Change | None:
+def _adoption_change(steps: Sequence[Step], diagnostics: Sequence[Diagnostic]) -> Judgment | None:
     step = _main_step(steps)
     if not step.custom or step.type.startswith(PROVIDER_TYPE_PREFIX):
         return None
@@ -506,7 +506,7 @@ def _reasons(steps: Sequence[Step]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(reasons))
 
 
-def _schema_losses(steps: Sequence[Step]) -> tuple[SchemaChange, ...]:
+def _schema_losses(steps: Sequence[Step]) -> tuple[Change, ...]:
     """The destructive schema changes of a table update, by the classifier's rules.
 
     pulumi-gcp updates a table in place when the only loss is a top-level column the new
@@ -615,8 +615,8 @@ def _change(
     reasons: tuple[str, ...],
     blocked: bool,
     message: str,
-) -> Change:
-    return Change(
+) -> Judgment:
+    return Judgment(
         urn=step.urn,
         name=step.name,
         type=step.type,

@@ -18,12 +18,10 @@ cannot tell from a rename: then, as for any other change, it replaces the table.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-EFFECTS = ("none", "in_place", "drop_column", "replace")  # ascending severity
-CREATE = "create"  # used by the verifier for a table that does not exist yet
-DESTRUCTIVE = frozenset({"drop_column", "replace"})
+from infra.rules.effects import Effect
 
 # The only type aliases pulumi-gcp knows: each pair compares equal.
 _ALIASES = {"INT64": "INTEGER", "FLOAT64": "FLOAT", "BOOL": "BOOLEAN"}
@@ -43,36 +41,22 @@ class Change:
 
     path: str  # dotted column path, e.g. "DATA.value", or a table setting, e.g. "clustering"
     change: str  # short kind: "added", "removed", "type", "mode", "case_rename", ...
-    effect: str  # "in_place" | "drop_column" | "replace"
+    effect: Effect
     message: str  # one sentence: what pulumi up would do, what is lost, what to do instead
     old: object = None  # the value on the old side
     new: object = None  # the value on the new side
 
     @property
     def destructive(self) -> bool:
-        return self.effect in DESTRUCTIVE
+        return self.effect.destructive
 
     def as_json(self) -> dict[str, str]:
         return {
             "path": self.path,
             "change": self.change,
-            "effect": self.effect,
+            "effect": str(self.effect),
             "message": self.message,
         }
-
-
-def overall_effect(changes: Iterable[Change]) -> str:
-    """The most severe effect among the changes; "none" when there are none."""
-    return max((c.effect for c in changes), key=EFFECTS.index, default="none")
-
-
-def is_destructive(effect_or_changes: str | Change | Iterable[Change]) -> bool:
-    """True for drop_column or replace: an effect, a change, or the worst of several."""
-    if isinstance(effect_or_changes, str):
-        return effect_or_changes in DESTRUCTIVE
-    if isinstance(effect_or_changes, Change):
-        return effect_or_changes.destructive
-    return overall_effect(effect_or_changes) in DESTRUCTIVE
 
 
 # --- schema --------------------------------------------------------------------------------
@@ -128,7 +112,7 @@ def _compare_field(old: Mapping, new: Mapping, path: str) -> list[Change]:
             Change(
                 path,
                 "description",
-                "in_place",
+                Effect.IN_PLACE,
                 f"`{path}`'s description changes: pulumi up updates it in place; nothing is lost.",
                 _description(old),
                 _description(new),
@@ -144,7 +128,7 @@ def _compare_field(old: Mapping, new: Mapping, path: str) -> list[Change]:
                 Change(
                     path,
                     key,
-                    "in_place",
+                    Effect.IN_PLACE,
                     f"`{path}`'s {key} changes ({was!r} -> {now!r}): pulumi up updates it in "
                     "place (if BigQuery refuses the new value the up fails, and nothing is "
                     "lost).",
@@ -173,7 +157,7 @@ def _type_change(path: str, old: str, new: str) -> Change:
             f"{_REPLACED}; keep `{path}` as {old} and add a new column of type {new} instead "
             "(backfill it from the old one if needed)."
         )
-    return Change(path, "type", "replace", message, old, new)
+    return Change(path, "type", Effect.REPLACE, message, old, new)
 
 
 def _mode_change(path: str, old: str, new: str) -> Change:
@@ -181,7 +165,7 @@ def _mode_change(path: str, old: str, new: str) -> Change:
         return Change(
             path,
             "mode",
-            "in_place",
+            Effect.IN_PLACE,
             f"`{path}` is relaxed REQUIRED -> NULLABLE: pulumi up changes it in place; "
             "nothing is lost.",
             old,
@@ -194,7 +178,7 @@ def _mode_change(path: str, old: str, new: str) -> Change:
     return Change(
         path,
         "mode",
-        "replace",
+        Effect.REPLACE,
         f"`{path}` changes mode {old} -> {new}: only REQUIRED -> NULLABLE can change in "
         f"place, so {_REPLACED}; {fix}.",
         old,
@@ -212,7 +196,7 @@ def _policy_tag_change(path: str, old: tuple[str, ...], new: tuple[str, ...]) ->
     return Change(
         path,
         "policy_tags",
-        "in_place",
+        Effect.IN_PLACE,
         f"`{path}`'s policy tags change ({shown_old} -> {shown_new}): pulumi up updates them "
         f"in place, nothing is lost{warning}.",
         old,
@@ -225,7 +209,7 @@ def _case_rename(prefix: str, was: str, now: str) -> Change:
     return Change(
         path,
         "case_rename",
-        "replace",
+        Effect.REPLACE,
         f"`{path}` is spelled `{now}` in the new schema: BigQuery treats them as one column, but "
         f"pulumi-gcp compares names case-sensitively and sees a drop plus an add, so "
         f"{_REPLACED}; spell it `{was}`, as the existing table does.",
@@ -244,7 +228,7 @@ def _removed(path: str, field: Mapping, top: bool, top_additions: Sequence[str])
         return Change(
             path,
             "removed",
-            "replace",
+            Effect.REPLACE,
             f"`{path}` is missing from the new schema: pulumi-gcp cannot drop a nested column, so "
             f"{_REPLACED}; {keep}.",
             _summary(field),
@@ -255,7 +239,7 @@ def _removed(path: str, field: Mapping, top: bool, top_additions: Sequence[str])
         return Change(
             path,
             "removed",
-            "replace",
+            Effect.REPLACE,
             f"`{path}` is missing from the new schema, which adds {added}: pulumi-gcp cannot tell "
             f"a drop plus an add from a rename, so {_REPLACED}; {keep} (to rename, add the new "
             "column and backfill it, keeping the old one).",
@@ -265,7 +249,7 @@ def _removed(path: str, field: Mapping, top: bool, top_additions: Sequence[str])
     return Change(
         path,
         "removed",
-        "drop_column",
+        Effect.DROP_COLUMN,
         f"`{path}` is missing from the new schema: pulumi up would drop it in place (ALTER "
         f"TABLE DROP COLUMN), losing that column's data in every stored event; {keep}.",
         _summary(field),
@@ -279,7 +263,7 @@ def _added(path: str, field: Mapping) -> Change:
         return Change(
             path,
             "added",
-            "replace",
+            Effect.REPLACE,
             f"`{path}` is a new REQUIRED column, which existing rows cannot satisfy, so "
             f"{_REPLACED}; add it as NULLABLE instead.",
             None,
@@ -288,7 +272,7 @@ def _added(path: str, field: Mapping) -> Change:
     return Change(
         path,
         "added",
-        "in_place",
+        Effect.IN_PLACE,
         f"`{path}` is a new {mode} column: pulumi up adds it in place; existing events read "
         f"{'an empty array' if mode == 'REPEATED' else 'NULL'} for it.",
         None,
@@ -406,7 +390,7 @@ def classify_settings(old: Mapping, new: Mapping) -> tuple[Change, ...]:
             Change(
                 "clustering.fields",
                 "clustering",
-                "in_place",
+                Effect.IN_PLACE,
                 f"clustering changes ({_listed(old_clustering)} -> {_listed(new_clustering)}): "
                 "pulumi up updates it in place and new data is clustered the new way; "
                 "nothing is lost.",
@@ -425,7 +409,7 @@ def classify_settings(old: Mapping, new: Mapping) -> tuple[Change, ...]:
             Change(
                 "requirePartitionFilter",
                 "require_partition_filter",
-                "in_place",
+                Effect.IN_PLACE,
                 f"requirePartitionFilter changes {old_filter} -> {new_filter}: pulumi up "
                 f"updates it in place, nothing is lost; {effect_on_queries}.",
                 old_filter,
@@ -438,7 +422,7 @@ def classify_settings(old: Mapping, new: Mapping) -> tuple[Change, ...]:
             Change(
                 "encryptionConfiguration.kmsKeyName",
                 "kms_key",
-                "replace",
+                Effect.REPLACE,
                 f"the table's KMS key changes ({old_key or 'Google-managed'} -> "
                 f"{new_key or 'Google-managed'}): pulumi-gcp replaces the table on any "
                 f"encryption change, so {_REPLACED}; re-encrypt instead with a copy job into "
@@ -454,7 +438,7 @@ def classify_settings(old: Mapping, new: Mapping) -> tuple[Change, ...]:
             Change(
                 "description",
                 "description",
-                "in_place",
+                Effect.IN_PLACE,
                 "the table's description changes: pulumi up updates it in place; nothing is lost.",
                 old_description,
                 new_description,
@@ -474,7 +458,7 @@ def _table_reference(old: Mapping, new: Mapping) -> list[Change]:
                 Change(
                     f"tableReference.{key}",
                     "table_id",
-                    "replace",
+                    Effect.REPLACE,
                     f"the table's {key} changes ({old_ref.get(key)} -> {new_ref.get(key)}): "
                     f"pulumi up would create the new table and delete the old one, losing "
                     "every stored event; to move the table, copy it with a copy job (bq cp) "
@@ -498,7 +482,7 @@ def _partitioning(old: Mapping, new: Mapping) -> list[Change]:
             Change(
                 "timePartitioning",
                 "partitioning",
-                "replace",
+                Effect.REPLACE,
                 f"the table {what} its time partitioning: BigQuery cannot repartition an "
                 f"existing table, so {_REPLACED}; {migrate}.",
                 _partition_summary(old_tp),
@@ -515,7 +499,7 @@ def _partitioning(old: Mapping, new: Mapping) -> list[Change]:
             Change(
                 "timePartitioning.type",
                 "partition_type",
-                "replace",
+                Effect.REPLACE,
                 f"the partition type changes ({old_type} -> {new_type}): BigQuery cannot "
                 "repartition an existing table, so this needs a new table (pulumi up either "
                 f"fails or, replacing the table, deletes every stored event); {migrate}.",
@@ -529,7 +513,7 @@ def _partitioning(old: Mapping, new: Mapping) -> list[Change]:
             Change(
                 "timePartitioning.field",
                 "partition_field",
-                "replace",
+                Effect.REPLACE,
                 f"the partition column changes ({old_field or 'ingestion time'} -> "
                 f"{new_field or 'ingestion time'}): pulumi-gcp replaces the table for it, so "
                 f"{_REPLACED}; {migrate}.",
@@ -549,7 +533,7 @@ def _partitioning(old: Mapping, new: Mapping) -> list[Change]:
             Change(
                 "timePartitioning.expirationMs",
                 "partition_expiration",
-                "in_place",
+                Effect.IN_PLACE,
                 f"partition expiration changes ({_days(old_expiry)} -> {_days(new_expiry)}): "
                 f"pulumi up updates it in place; {consequence}.",
                 old_expiry,
@@ -570,7 +554,7 @@ def _labels(old: Mapping, new: Mapping) -> list[Change]:
                 Change(
                     f"labels.{key}",
                     "labels",
-                    "in_place",
+                    Effect.IN_PLACE,
                     f"label {key} changes ({was if was is not None else 'unset'} -> "
                     f"{now if now is not None else 'unset'}): pulumi up updates it in place; "
                     "nothing is lost.",

@@ -17,6 +17,7 @@ from infra.bigquery.schema_files import SchemaFileError, read_schema_file
 from infra.model import schema
 from infra.model.declared import declare
 from infra.model.stackfiles import ROOT, committed_stacks, settings_for
+from infra.rules.effects import Effect
 from infra.rules.schema_changes import Change, classify_schema, classify_settings, schema_notes
 
 LOCK_DIR = ROOT / "schema"
@@ -27,7 +28,7 @@ SETTINGS_ACCEPTED = "accepted: a JSON object of stack name to table settings in 
 
 
 @dataclass(frozen=True)
-class Finding:
+class ScopedChange:
     """A change with where it is: the schema, or one stack's table settings."""
 
     scope: str  # "schema", or "table <stack>"
@@ -36,11 +37,11 @@ class Finding:
 
 @dataclass(frozen=True)
 class LockCheck:
-    findings: tuple[Finding, ...]
+    findings: tuple[ScopedChange, ...]
     notes: tuple[str, ...]
 
     @property
-    def destructive(self) -> tuple[Finding, ...]:
+    def destructive(self) -> tuple[ScopedChange, ...]:
         return tuple(f for f in self.findings if f.change.destructive)
 
 
@@ -96,17 +97,17 @@ def check(lock_dir: Path = LOCK_DIR, stack_dir: Path = ROOT) -> LockCheck:
     locked_schema = read_schema_lock(lock_dir / SCHEMA_LOCK)
     locked_settings = read_settings_lock(lock_dir / SETTINGS_LOCK)
     code_schema = schema.to_api(schema.EVENTS)
-    findings = [Finding(SCHEMA_SCOPE, c) for c in classify_schema(locked_schema, code_schema)]
+    findings = [ScopedChange(SCHEMA_SCOPE, c) for c in classify_schema(locked_schema, code_schema)]
     code_settings = declared_settings(stack_dir)
     for stack in sorted(set(locked_settings) | set(code_settings)):
         scope = f"table {stack}"
         if stack not in locked_settings:
-            findings.append(Finding(scope, _stack_added(stack)))
+            findings.append(ScopedChange(scope, _stack_added(stack)))
         elif stack not in code_settings:
-            findings.append(Finding(scope, _stack_removed(stack)))
+            findings.append(ScopedChange(scope, _stack_removed(stack)))
         else:
             findings += [
-                Finding(scope, c)
+                ScopedChange(scope, c)
                 for c in classify_settings(locked_settings[stack], code_settings[stack])
             ]
     return LockCheck(tuple(findings), schema_notes(locked_schema, code_schema))
@@ -130,7 +131,7 @@ def _stack_added(stack: str) -> Change:
     return Change(
         stack,
         "stack_added",
-        "in_place",
+        Effect.IN_PLACE,
         f"stack {stack} is not in the lock: its first pulumi up creates or adopts its table; "
         "no existing table changes.",
     )
@@ -140,7 +141,7 @@ def _stack_removed(stack: str) -> Change:
     return Change(
         stack,
         "stack_removed",
-        "in_place",
+        Effect.IN_PLACE,
         f"stack {stack} is in the lock but no longer committed: nothing changes until the "
         "stack is destroyed, which a long-lived stack's protection refuses.",
     )

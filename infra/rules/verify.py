@@ -16,19 +16,16 @@ resource.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from infra.model.declared import IGNORED_TABLE_PROPERTIES, Declaration
 from infra.model.stackfiles import REVIEW_BASE_STACK, review_pr_number, stack_file
 from infra.rules import schema_changes
+from infra.rules.effects import Effect, worst
 
 DRIFT = "drift"
 NOTE = "note"
-CREATE = schema_changes.CREATE  # a dataset or table that does not exist
-# Every effect a finding or a stack can have, least to most harmful.
-EFFECTS = ("none", "in_place", CREATE, "drop_column", "replace")
-assert set(schema_changes.EFFECTS) | {CREATE} == set(EFFECTS)
 MATCH, ERROR = "match", "error"
 # What BigQuery applies to a dataset whose answer carries no maxTimeTravelHours.
 BIGQUERY_DEFAULT_TIME_TRAVEL_HOURS = 168
@@ -44,7 +41,7 @@ class Finding:
     path: str
     expected: object
     actual: object
-    effect: str
+    effect: Effect
     message: str
 
     def as_json(self) -> dict:
@@ -53,7 +50,7 @@ class Finding:
             "path": self.path,
             "expected": _plain(self.expected),
             "actual": _plain(self.actual),
-            "effect": self.effect,
+            "effect": str(self.effect),
             "message": self.message,
         }
 
@@ -66,7 +63,7 @@ class StackResult:
     table: str | None
     findings: tuple[Finding, ...] = ()
     error: str | None = None
-    effect: str = "none"
+    effect: Effect = Effect.NONE
 
     @property
     def status(self) -> str:
@@ -87,7 +84,7 @@ class StackResult:
             "stack": self.stack,
             "table": self.table,
             "status": self.status,
-            "effect": self.effect,
+            "effect": str(self.effect),
             "findings": [f.as_json() for f in self.findings],
             "error": self.error,
         }
@@ -95,11 +92,6 @@ class StackResult:
 
 def error_result(stack: str, table: str | None, message: str) -> StackResult:
     return StackResult(stack=stack, table=table, error=message)
-
-
-def worst(effects: Iterable[str]) -> str:
-    """The most harmful of several effects ('none' for none)."""
-    return max(effects, key=EFFECTS.index, default="none")
 
 
 @dataclass(frozen=True)
@@ -162,7 +154,7 @@ def _missing(kind: str, ref: str, mode: _Mode) -> Finding:
         )
     else:
         message = f"{what}: `pulumi up` would create {creates}"
-    return Finding(DRIFT, kind, ref, None, CREATE, message)
+    return Finding(DRIFT, kind, ref, None, Effect.CREATE, message)
 
 
 # -- dataset -------------------------------------------------------------------------------
@@ -180,7 +172,7 @@ def _dataset_findings(declaration: Declaration, live: Mapping, mode: _Mode) -> l
                 "dataset.location",
                 want_location,
                 have_location,
-                "replace",
+                Effect.REPLACE,
                 "a dataset cannot move: `pulumi up` would replace it, deleting its events "
                 "table and every stored event"
                 + _fix(mode, f"correct location in {mode.stack_file} to the live one"),
@@ -204,7 +196,7 @@ def _dataset_findings(declaration: Declaration, live: Mapping, mode: _Mode) -> l
                 "dataset.defaultEncryptionConfiguration.kmsKeyName",
                 want_key,
                 have_key,
-                "in_place",
+                Effect.IN_PLACE,
                 "`pulumi up` would set the dataset's default key in place (tables keep "
                 "their own key)" + _fix(mode, f"set kmsKey in {mode.stack_file} to the live key"),
             )
@@ -219,7 +211,7 @@ def _dataset_findings(declaration: Declaration, live: Mapping, mode: _Mode) -> l
                 "dataset.maxTimeTravelHours",
                 want_hours,
                 have_hours,
-                "in_place",
+                Effect.IN_PLACE,
                 "`pulumi up` would change the time-travel window in place"
                 + _fix(
                     mode,
@@ -262,7 +254,7 @@ def _label_findings(
                 f"{resource}.labels.{key}",
                 value,
                 have,
-                "in_place",
+                Effect.IN_PLACE,
                 f"`pulumi up` would {'set' if have is not None else 'add'} label "
                 f"{key}={value} in place"
                 + _fix(mode, f"change labels in {mode.stack_file}, or set it live"),
@@ -278,7 +270,7 @@ def _label_findings(
                     f"{resource}.labels.{key}",
                     None,
                     have,
-                    "in_place",
+                    Effect.IN_PLACE,
                     f"label {key}={have} is live only: the import takes it and `pulumi up` "
                     f"would then remove it; add it to labels in {mode.stack_file}, or remove "
                     f"it live (`bq update --clear_label={key}`)",
@@ -288,7 +280,7 @@ def _label_findings(
 
 
 def _description_finding(
-    path: str, expected: str, live: object, mode: _Mode, effect: str = "in_place"
+    path: str, expected: str, live: object, mode: _Mode, effect: Effect = Effect.IN_PLACE
 ) -> list[Finding]:
     have = str(live or "")
     if have == expected:
@@ -312,7 +304,7 @@ def _description_finding(
             path,
             expected,
             have,
-            effect if mode.strict else "none",
+            effect if mode.strict else Effect.NONE,
             "the description differs: `pulumi up` would overwrite it in place"
             + ("" if mode.strict else " (a note; --strict makes it drift)"),
         )
@@ -338,7 +330,7 @@ def _table_findings(declaration: Declaration, live: Mapping, mode: _Mode) -> lis
                 "table.type",
                 "TABLE",
                 live_type,
-                "replace",
+                Effect.REPLACE,
                 f"{declaration.table.ref} is a {live_type}, not a table: `pulumi up` would "
                 "replace it with an empty table"
                 + _fix(mode, "move the live object aside and let `pulumi up` create the table"),
@@ -366,7 +358,7 @@ def _encryption_not_reported(path: str, key: object) -> Finding:
         path,
         key,
         None,
-        "none",
+        Effect.NONE,
         "this endpoint reports no encryption (a local emulator does not implement CMEK): "
         "the key is not checked here",
     )
@@ -398,7 +390,7 @@ def _schema_findings(declaration: Declaration, live: Mapping, mode: _Mode) -> li
                 f"schema.{path}.policyTags",
                 None,
                 names,
-                "none",
+                Effect.NONE,
                 f"the live column has a policy tag and the code declares none; set "
                 f"hiddenPolicyTag in {mode.stack_file} to manage it",
             )
@@ -406,7 +398,7 @@ def _schema_findings(declaration: Declaration, live: Mapping, mode: _Mode) -> li
         ]
     findings += [
         # The classifier calls the two sides OLD (what exists) and NEW (the code).
-        Finding(NOTE, "schema", None, None, "none", _sides(note))
+        Finding(NOTE, "schema", None, None, Effect.NONE, _sides(note))
         for note in schema_changes.schema_notes(have, want)
     ]
     for change in schema_changes.classify_schema(have, want):
@@ -453,10 +445,10 @@ def _from_change(path: str, change: schema_changes.Change, mode: _Mode) -> Findi
             path,
             _plain(change.new),
             _plain(change.old),
-            "none",
+            Effect.NONE,
             f"{change.message.rstrip('.')} (a note; --strict makes it drift)",
         )
-    level = NOTE if change.effect == "none" else DRIFT
+    level = NOTE if change.effect == Effect.NONE else DRIFT
     message = change.message
     if mode.adopt and level == DRIFT:
         message = f"{message.rstrip('.')}; to adopt, {_adopt_fix(change, mode)}"
@@ -503,15 +495,3 @@ def _plain(value: object) -> object:
     if isinstance(value, list | tuple | set | frozenset):
         return [_plain(v) for v in value]
     return str(value)
-
-
-__all__ = [
-    "DRIFT",
-    "EFFECTS",
-    "NOTE",
-    "Finding",
-    "StackResult",
-    "compare",
-    "error_result",
-    "worst",
-]
