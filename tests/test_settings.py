@@ -6,11 +6,13 @@ import json
 import re
 
 import pytest
+import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
 from infra.model.settings import ConfigError, load_settings
 from infra.model.stackfiles import committed_stacks, settings_for
+from tests.conftest import ROOT, run_cli
 
 KEY = "projects/ecf-bq/locations/europe-west2/keyRings/ecf-key-ring/cryptoKeys/ecf-key"
 TAG = "projects/ecf-bq/locations/europe-west2/taxonomies/123/policyTags/456"
@@ -169,3 +171,42 @@ def test_dataset_id_is_accepted_only_when_bigquery_would_take_it(text):
     else:
         assert re.fullmatch(r"[A-Za-z0-9_]+", settings.dataset_id)
         assert settings.dataset_id in (text, "npq_events_staging")
+
+
+@pytest.mark.parametrize("key", ["environment", "managed-by", "pr", "created-on"])
+def test_labels_the_tool_sets_cannot_be_overridden(key):
+    with pytest.raises(ConfigError) as caught:
+        load_settings("s", base(labels=json.dumps({key: "mine"})))
+    assert caught.value.key == "npq-analytics:labels"
+    assert f"label {key} is set by npq-analytics itself" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("stack", "file", "key"),
+    [
+        ("staging", "Pulumi.staging.yaml", "environment"),
+        ("production", "Pulumi.production.yaml", "managed-by"),
+        ("review-pr-7", "Pulumi.review.yaml", "pr"),
+        ("review-pr-7", "Pulumi.review.yaml", "created-on"),
+    ],
+)
+def test_a_stack_file_overriding_a_tool_label_is_refused_naming_file_and_key(
+    tmp_path, stack, file, key
+):
+    source = ROOT / file
+    document = yaml.safe_load(source.read_text())
+    document["config"]["npq-analytics:labels"] = {"service": "npq-registration", key: "x"}
+    (tmp_path / file).write_text(yaml.safe_dump(document))
+    refusal = (
+        f"{file}: npq-analytics:labels: label {key} is set by npq-analytics itself "
+        "(environment, managed-by, pr, created-on) and cannot be overridden; remove it "
+        "from labels\n"
+    )
+    planned = run_cli("--project-dir", str(tmp_path), "plan", "--stack", stack)
+    assert (planned.returncode, planned.stderr) == (2, f"npq-events: error: {refusal}")
+    verified = run_cli(
+        "--project-dir", str(tmp_path), "verify", "--stack", stack,
+        "--api-endpoint", "http://127.0.0.1:9",
+    )  # fmt: skip
+    assert verified.returncode == 2
+    assert verified.stderr == f"npq-events: error: stack {stack}: {refusal}"

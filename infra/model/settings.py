@@ -22,6 +22,8 @@ DATASET_PREFIX = "npq_events_"
 # Environments whose data is the service's history: never ephemeral, whatever the config says.
 PROTECTED_ENVIRONMENTS = frozenset({"production", "staging", "sandbox"})
 MAX_LABELS = 64
+# Labels the program sets itself on every dataset; a stack file's labels may not override them.
+TOOL_LABELS = ("environment", "managed-by", "pr", "created-on")
 
 
 class ConfigError(ValueError):
@@ -283,6 +285,9 @@ def load_settings(stack: str, config: Mapping[str, str]) -> StackSettings:
         raise fail("createdOn", created_on)
 
     labels = _labels(raw("labels"), fail)
+    overridden = tool_labels_in(labels)
+    if overridden:
+        raise fail("labels", raw("labels"), tool_label_refusal(overridden[0]))
     derived = {"environment": environment, "managed-by": "pulumi"}
     if pr_number is not None:
         derived["pr"] = str(pr_number)
@@ -355,6 +360,18 @@ def _review_iam(raw, fail, environment: str) -> tuple[str | None, tuple[str, ...
             "managed outside this project",
         )
     return role, members
+
+
+def tool_labels_in(labels: Mapping[str, object]) -> list[str]:
+    """The labels among `labels` that the program sets itself (TOOL_LABELS)."""
+    return [key for key in TOOL_LABELS if key in labels]
+
+
+def tool_label_refusal(key: str) -> str:
+    return (
+        f"label {key} is set by npq-analytics itself ({', '.join(TOOL_LABELS)}) and cannot be "
+        "overridden; remove it from labels"
+    )
 
 
 def _reject_unknown(config: Mapping[str, str]) -> None:

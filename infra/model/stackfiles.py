@@ -14,7 +14,14 @@ from pathlib import Path
 
 import yaml
 
-from infra.model.settings import EPHEMERAL, KEYS, StackSettings, load_settings
+from infra.model.settings import (
+    EPHEMERAL,
+    KEYS,
+    StackSettings,
+    load_settings,
+    tool_label_refusal,
+    tool_labels_in,
+)
 
 
 def _project_root() -> Path:
@@ -122,6 +129,12 @@ def read_stack_file(stack: str, root: Path = ROOT) -> dict[str, str]:
                 f"{path.name}: {key} is a secret; no config value of this project is secret: "
                 "set it in plain text"
             )
+    labels = config.get(KEYS["labels"].full)
+    overridden = tool_labels_in(labels) if isinstance(labels, dict) else []
+    if overridden:
+        raise StackFileError(
+            f"{path.name}: {KEYS['labels'].full}: {tool_label_refusal(overridden[0])}"
+        )
     return {str(key): _as_config_string(value) for key, value in config.items()}
 
 
