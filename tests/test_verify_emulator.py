@@ -49,6 +49,7 @@ def verify(emulator, stack_dir: Path, *extra: str):
         "staging",
         "--api-endpoint",
         emulator.endpoint,
+        "--emulator",
         "--format",
         "json",
         *extra,
@@ -69,7 +70,7 @@ def test_declared_state_matches(emulator, bq_client, stack_dir, declaration):
     assert status == 0
     assert (stack["status"], stack["effect"], stack["error"]) == ("match", "none", None)
     assert stack["table"] == declaration.table.ref
-    # The emulator keeps no CMEK: noted, not drift, because this endpoint is not Google's.
+    # The emulator keeps no CMEK: noted, not drift, because --emulator says so.
     assert {f["level"] for f in stack["findings"]} <= {"note"}
 
 
@@ -153,7 +154,7 @@ def test_done_when_staging_matches_then_an_added_column_would_be_dropped(tmp_pat
         client = make_client("ecf-bq", running.endpoint, env={})
         staging = declare(settings_for("staging"))
         create_declared(client, staging)
-        args = ("verify", "--stack", "staging", "--api-endpoint", running.endpoint)
+        args = ("verify", "--stack", "staging", "--api-endpoint", running.endpoint, "--emulator")
 
         done = run_cli(*args, env=NO_CREDENTIALS)
         assert done.returncode == 0, done.stdout + done.stderr

@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from infra.bigquery.client import RETRY, Deadlines, check_endpoint, credentials
-from infra.bigquery.live import Target, check_all, check_stack, is_google
+from infra.bigquery.live import Target, check_all, check_stack
 from infra.cli.verify import exit_status
 from infra.errors import UserError
 from infra.model.declared import declare
@@ -356,19 +356,40 @@ def test_a_malformed_key_variable_is_named_not_shown():
     assert "s3cret" not in done.stderr + done.stdout
 
 
-@pytest.mark.parametrize(
-    ("endpoint", "google"),
-    [
-        (None, True),
-        ("https://bigquery.googleapis.com", True),
-        ("https://bigquery-myendpoint.p.googleapis.com", True),
-        ("http://bigquery.googleapis.com", False),
-        ("http://127.0.0.1:9050", False),
-        ("https://googleapis.com.example.org", False),
-    ],
-)
-def test_only_google_endpoints_are_held_to_cmek(endpoint, google):
-    assert is_google(endpoint) is google
+def test_a_table_without_a_key_is_drift_at_any_endpoint_unless_told_it_is_an_emulator(stub):
+    """Only the emulator lacks CMEK: a loopback endpoint is not a reason to waive the key."""
+    stub.put(target().declaration)
+    stub.datasets[("ecf-bq", "npq_events_staging")].pop("defaultEncryptionConfiguration")
+    stub.tables[("ecf-bq", "npq_events_staging", "events")].pop("encryptionConfiguration")
+    done = verify_cli(stub, "--stack", "staging", "--format", "json")
+    assert done.returncode == 1, done.stderr
+    (stack,) = json.loads(done.stdout)["stacks"]
+    assert stack["effect"] == "replace"
+    emulated = verify_cli(stub, "--stack", "staging", "--format", "json", "--emulator")
+    assert emulated.returncode == 0, emulated.stderr
+    (stack,) = json.loads(emulated.stdout)["stacks"]
+    assert stack["status"] == "match"
+    assert {f["level"] for f in stack["findings"]} == {"note"}
+
+
+def test_a_dataset_that_reports_a_key_holds_its_table_to_one_even_as_an_emulator(stub):
+    stub.put(target().declaration)
+    stub.tables[("ecf-bq", "npq_events_staging", "events")].pop("encryptionConfiguration")
+    for extra in ((), ("--emulator",)):
+        done = verify_cli(stub, "--stack", "staging", "--format", "json", *extra)
+        assert done.returncode == 1, (extra, done.stderr)
+        (stack,) = json.loads(done.stdout)["stacks"]
+        (finding,) = [f for f in stack["findings"] if f["level"] == "drift"]
+        assert finding["path"] == "table.encryptionConfiguration.kmsKeyName"
+        assert finding["effect"] == "replace"
+
+
+def test_emulator_without_an_endpoint_is_refused():
+    done = run_cli("verify", "--stack", "staging", "--emulator")
+    assert done.returncode == 2
+    assert done.stderr == (
+        "npq-events: error: --emulator describes the --api-endpoint: give --api-endpoint URL too\n"
+    )
 
 
 @pytest.mark.parametrize("content", ["[]", "null", '"a string"', "42"])

@@ -54,8 +54,13 @@ def check_stack(
     strict: bool = False,
     adopt: bool = False,
     env: Mapping[str, str] = os.environ,
+    emulator: bool = False,
 ) -> StackResult:
-    """Fetch the live dataset and table of one stack and compare them; never raises."""
+    """Fetch the live dataset and table of one stack and compare them; never raises.
+
+    `emulator`: the endpoint is a BigQuery emulator, which keeps no CMEK settings (see
+    infra.rules.verify.compare).
+    """
     declaration = target.declaration
     if declaration is None:
         return error_result(target.stack, None, target.config_error or "no declaration")
@@ -82,7 +87,7 @@ def check_stack(
             live_table,
             strict=strict,
             adopt=adopt or declaration.adopt,
-            encryption_optional=not is_google(api_endpoint),
+            encryption_optional=emulator,
         )
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         # An endpoint answering outside BigQuery's REST shapes (a column without a name,
@@ -95,17 +100,6 @@ def check_stack(
         )
 
 
-def is_google(api_endpoint: str | None) -> bool:
-    """True for BigQuery itself: the default endpoint or any https://*.googleapis.com one."""
-    if api_endpoint is None:
-        return True
-    parts = urlsplit(api_endpoint)
-    host = (parts.hostname or "").lower()
-    return parts.scheme == "https" and (
-        host == "googleapis.com" or host.endswith(".googleapis.com")
-    )
-
-
 def check_all(
     targets: Sequence[Target],
     api_endpoint: str | None = None,
@@ -114,6 +108,7 @@ def check_all(
     adopt: bool = False,
     env: Mapping[str, str] = os.environ,
     on_done: Callable[[StackResult], None] | None = None,
+    emulator: bool = False,
 ) -> list[StackResult]:
     """Check every target concurrently; results in the order of `targets`."""
     if not targets:
@@ -121,7 +116,9 @@ def check_all(
     results: dict[int, StackResult] = {}
     with ThreadPoolExecutor(max_workers=min(MAX_WORKERS, len(targets))) as pool:
         futures = {
-            pool.submit(check_stack, target, api_endpoint, deadlines, strict, adopt, env): index
+            pool.submit(
+                check_stack, target, api_endpoint, deadlines, strict, adopt, env, emulator
+            ): index
             for index, target in enumerate(targets)
         }
         for future in as_completed(futures):

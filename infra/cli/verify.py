@@ -40,6 +40,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--format", choices=FORMATS, default="text")
     add_endpoint_arguments(parser)
     parser.add_argument(
+        "--emulator",
+        action="store_true",
+        help="the --api-endpoint is a BigQuery emulator, which keeps no CMEK settings: a KMS "
+        "key it does not report is a note, not drift (implied by --local); a dataset that "
+        "reports a key still holds its table to one",
+    )
+    parser.add_argument(
         "--strict",
         action="store_true",
         help="a different description is drift (in place), not a note",
@@ -77,6 +84,8 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(
             f"--all: no Pulumi.<stack>.yaml in {args.project_dir}: nothing to verify", EXIT_USAGE
         )
+    if args.emulator and not args.api_endpoint:
+        raise UserError("--emulator describes the --api-endpoint: give --api-endpoint URL too")
     if args.local:
         endpoint, credentials_env = local.local_endpoint(*stacks), local.NO_CREDENTIALS
     else:
@@ -108,6 +117,7 @@ def _check_with_progress(targets, endpoint, credentials_env, args) -> list[Stack
         "deadlines": DEFAULT_DEADLINES,
         "strict": args.strict,
         "adopt": args.adopt,
+        "emulator": args.local or args.emulator,
     }
     if not (args.all and err.is_terminal):
         return check_all(targets, **options)

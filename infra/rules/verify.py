@@ -118,10 +118,14 @@ def compare(
     """Every difference between the live payloads and the declaration, and their effect.
 
     `live_dataset` / `live_table` are REST payloads, None when BigQuery answered 404.
-    `encryption_optional`: the answers come from an endpoint that does not implement CMEK
-    (a local emulator), so a key absent from them is a note; a different key is still drift.
+    `encryption_optional`: the answers come from an emulator, which does not implement CMEK
+    (`--local`, `--emulator`), so a key absent from them is a note; a different key is still
+    drift, and so is a table without a key in a dataset that reports one (an endpoint that
+    reports a key implements CMEK).
     """
-    mode = _Mode(declaration.settings.stack, strict, adopt, encryption_optional)
+    dataset_key = (live_dataset or {}).get("defaultEncryptionConfiguration") or {}
+    no_cmek = encryption_optional and not dataset_key.get("kmsKeyName")
+    mode = _Mode(declaration.settings.stack, strict, adopt, no_cmek)
     findings: list[Finding] = []
     if live_dataset is None:
         findings.append(_missing("dataset", declaration.dataset.ref, mode))
