@@ -523,7 +523,6 @@ def test_partitioning_added_to_an_unpartitioned_table_replaces_it():
         ({}, {"labels": {"team": "npq"}}, "labels"),
         ({"labels": {"team": "npq"}}, {"labels": {"team": "cpd"}}, "labels"),
         (
-            {},
             {
                 "timePartitioning": {
                     "type": "DAY",
@@ -531,8 +530,10 @@ def test_partitioning_added_to_an_unpartitioned_table_replaces_it():
                     "expirationMs": "86400000",
                 }
             },
+            {},
             "partition_expiration",
         ),
+        ({"expirationTime": "1893456000000"}, {}, "table_expiration"),
     ],
 )
 def test_clustering_filter_labels_description_and_expiration_change_in_place(old, new, kind):
@@ -547,6 +548,7 @@ def test_a_shorter_partition_expiration_warns_that_partitions_go():
         classify_settings(table(timePartitioning=longer), table(timePartitioning=shorter))
     )
     assert "deletes every partition older than 1 days" in change.message
+    assert change.effect == "expires" and change.destructive
     back = only(classify_settings(table(timePartitioning=shorter), table(timePartitioning=longer)))
     assert "nothing is lost" in back.message
 
@@ -709,3 +711,19 @@ def test_a_schema_equals_any_reordering_of_itself(old, data):
     for container in containers(new):
         container[:] = data.draw(st.permutations(container))
     assert classify_schema(old, new) == ()
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ({}, {"expirationTime": "1893456000000"}),
+        ({"expirationTime": "1893456000000"}, {"expirationTime": "1800000000000"}),
+        ({}, {"timePartitioning": {"type": "DAY", "field": "occurred_at", "expirationMs": "1"}}),
+    ],
+)
+def test_an_expiration_set_or_brought_forward_expires_stored_events(old, new):
+    """Path 3: BigQuery deletes an expired table, or expired partitions, with their events."""
+    change = only(classify_settings(table(**old), table(**new)))
+    assert change.effect == "expires"
+    assert change.destructive
+    assert "deletes" in change.message

@@ -410,3 +410,19 @@ def test_diff_rejects_malformed_files_in_one_line(tmp_path, content, expected):
     assert expected in line
     assert "accepted: a JSON list of fields" in line
     assert result.stdout == ""
+
+
+def test_schema_diff_of_two_tables_says_an_added_expiration_expires_them(tmp_path):
+    """Path 3 through `schema diff` on `bq show --format=prettyjson` table resources."""
+    from infra.model.declared import declare
+    from infra.model.stackfiles import settings_for
+
+    table = declare(settings_for("staging")).table.api_repr()
+    old, new = tmp_path / "old.json", tmp_path / "new.json"
+    old.write_text(json.dumps(table))
+    new.write_text(json.dumps({**table, "expirationTime": "1893456000000"}))
+    result = run_cli("schema", "diff", str(old), str(new), "--format", "json")
+    assert result.returncode == 1, result.stdout + result.stderr
+    report = json.loads(result.stdout)
+    assert report["destructive"] is True
+    assert [(c["path"], c["effect"]) for c in report["changes"]] == [("expirationTime", "expires")]

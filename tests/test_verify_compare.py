@@ -300,7 +300,40 @@ def test_key_version_partition_expiry_and_live_table_labels_are_not_drift(stagin
     table["encryptionConfiguration"]["kmsKeyName"] = KEY + "/cryptoKeyVersions/12"
     table["timePartitioning"]["expirationMs"] = "7776000000"  # set by downstream Dataform
     table["labels"] = {"owner": "analytics"}
-    assert compare(staging, live_dataset(staging), table).findings == ()
+    result = compare(staging, live_dataset(staging), table)
+    assert result.status == "match"
+    # Dataform's partition expiration stays Dataform's: a note, with the retention it implies.
+    (note,) = result.findings
+    assert (note.level, note.path) == ("note", "table.timePartitioning.expirationMs")
+    assert "keeps only the events of the last 90 days" in note.message
+
+
+# -- expiry: BigQuery deletes what expires -------------------------------------------------
+
+
+def test_a_live_table_that_expires_is_drift_that_expires(staging):
+    table = live_table(staging)
+    table["expirationTime"] = "1893456000000"
+    result = compare(staging, live_dataset(staging), table)
+    assert result.status == "drift" and result.effect == "expires"
+    finding = drift(result)["table.expirationTime"]
+    assert "at 2030-01-01 00:00Z" in finding.message
+    assert "bq update --expiration 0 ecf-bq:npq_events_staging.events" in finding.message
+
+
+@pytest.mark.parametrize(
+    ("key", "flag"),
+    [
+        ("defaultTableExpirationMs", "--default_table_expiration 0"),
+        ("defaultPartitionExpirationMs", "--default_partition_expiration 0"),
+    ],
+)
+def test_a_dataset_default_expiration_is_drift_that_expires(staging, key, flag):
+    dataset = live_dataset(staging)
+    dataset[key] = "3600000"
+    result = compare(staging, dataset, live_table(staging))
+    assert result.effect == "expires"
+    assert f"bq update {flag} ecf-bq:npq_events_staging" in drift(result)[f"dataset.{key}"].message
 
 
 def test_table_description_is_a_note_or_under_strict_drift(staging):

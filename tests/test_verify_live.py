@@ -495,3 +495,17 @@ def test_all_with_no_stack_file_is_refused_not_a_match(tmp_path):
     assert done.stderr == (
         f"npq-events: error: --all: no Pulumi.<stack>.yaml in {tmp_path}: nothing to verify\n"
     )
+
+
+def test_a_table_that_expires_in_an_hour_is_drift_through_the_cli(stub):
+    """Path 3: BigQuery deletes the table at its expirationTime; verify says so (exit 1)."""
+    stub.put(target().declaration)
+    in_an_hour = int((time.time() + 3600) * 1000)
+    stub.tables[("ecf-bq", "npq_events_staging", "events")]["expirationTime"] = str(in_an_hour)
+    done = verify_cli(stub, "--stack", "staging", "--format", "json")
+    assert done.returncode == 1, done.stderr
+    (stack,) = json.loads(done.stdout)["stacks"]
+    assert (stack["status"], stack["effect"]) == ("drift", "expires")
+    (finding,) = [f for f in stack["findings"] if f["level"] == "drift"]
+    assert finding["path"] == "table.expirationTime"
+    assert "deletes ecf-bq.npq_events_staging.events with every stored event" in finding["message"]

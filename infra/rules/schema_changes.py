@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from infra.rules.effects import Effect
 
@@ -378,8 +379,9 @@ def classify_settings(old: Mapping, new: Mapping) -> tuple[Change, ...]:
     """Every difference between two tables' settings (BigQuery table REST shape).
 
     Read: tableReference, timePartitioning {type, field, expirationMs}, clustering {fields},
-    requirePartitionFilter, encryptionConfiguration {kmsKeyName}, labels, description. A key
-    absent on a side is not set there.
+    requirePartitionFilter, encryptionConfiguration {kmsKeyName}, expirationTime, labels,
+    description. A key absent on a side is not set there. An expiration that is new or shorter
+    on the new side is `expires`: BigQuery deletes the table, or the older partitions.
     """
     changes: list[Change] = []
     changes += _table_reference(old, new)
@@ -431,6 +433,7 @@ def classify_settings(old: Mapping, new: Mapping) -> tuple[Change, ...]:
                 new_key,
             )
         )
+    changes += _table_expiration(old, new)
     changes += _labels(old, new)
     old_description, new_description = _text(old, "description"), _text(new, "description")
     if old_description != new_description:
@@ -521,26 +524,64 @@ def _partitioning(old: Mapping, new: Mapping) -> list[Change]:
                 new_field,
             )
         )
-    old_expiry, new_expiry = _expiration(old_tp), _expiration(new_tp)
+    old_expiry, new_expiry = millis(old_tp.get("expirationMs")), millis(new_tp.get("expirationMs"))
     if old_expiry != new_expiry:
-        shorter = new_expiry is not None and (old_expiry is None or new_expiry < old_expiry)
-        consequence = (
-            f"BigQuery then deletes every partition older than {_days(new_expiry)}"
-            if shorter
-            else "partitions are kept longer, nothing is lost"
-        )
-        changes.append(
-            Change(
-                "timePartitioning.expirationMs",
-                "partition_expiration",
-                Effect.IN_PLACE,
-                f"partition expiration changes ({_days(old_expiry)} -> {_days(new_expiry)}): "
-                f"pulumi up updates it in place; {consequence}.",
-                old_expiry,
-                new_expiry,
-            )
-        )
+        changes.append(partition_expiration_change(old_expiry, new_expiry))
     return changes
+
+
+def partition_expiration_change(old: int | None, new: int | None) -> Change:
+    """A change of the table's partition expiration: a shorter one deletes stored events."""
+    shorter = new is not None and (old is None or new < old)
+    if shorter:
+        return Change(
+            "timePartitioning.expirationMs",
+            "partition_expiration",
+            Effect.EXPIRES,
+            f"partition expiration changes ({days(old)} -> {days(new)}): BigQuery then deletes "
+            f"every partition older than {days(new)}, with the events in it; leave the "
+            "expiration as it is (Dataform sets it on the table).",
+            old,
+            new,
+        )
+    return Change(
+        "timePartitioning.expirationMs",
+        "partition_expiration",
+        Effect.IN_PLACE,
+        f"partition expiration changes ({days(old)} -> {days(new)}): pulumi up updates it in "
+        "place; partitions are kept longer, nothing is lost.",
+        old,
+        new,
+    )
+
+
+def _table_expiration(old: Mapping, new: Mapping) -> list[Change]:
+    was, now = millis(old.get("expirationTime")), millis(new.get("expirationTime"))
+    if was == now:
+        return []
+    if now is None:
+        return [
+            Change(
+                "expirationTime",
+                "table_expiration",
+                Effect.IN_PLACE,
+                f"the table no longer expires (it was to be deleted at {timestamp(was)}): "
+                "nothing is lost.",
+                was,
+                now,
+            )
+        ]
+    return [
+        Change(
+            "expirationTime",
+            "table_expiration",
+            Effect.EXPIRES,
+            f"the table is set to expire at {timestamp(now)}: BigQuery then deletes it with "
+            "every stored event; the events table must never expire, leave expirationTime unset.",
+            was,
+            now,
+        )
+    ]
 
 
 def _labels(old: Mapping, new: Mapping) -> list[Change]:
@@ -594,21 +635,29 @@ def _kms_key(table: Mapping) -> str | None:
     return strip_key_version((_mapping(table, "encryptionConfiguration") or {}).get("kmsKeyName"))
 
 
-def _expiration(partitioning: Mapping) -> int | None:
-    value = partitioning.get("expirationMs")
-    if value in (None, ""):
+def millis(value: object) -> int | None:
+    """A millisecond count or time as BigQuery's REST API gives it (a string); None when unset."""
+    if value in (None, "", 0, "0"):
         return None
     try:
-        return int(value)  # the REST API returns it as a string
-    except (TypeError, ValueError):
+        return int(str(value))
+    except ValueError:
         return None
 
 
-def _days(milliseconds: int | None) -> str:
+def days(milliseconds: int | None) -> str:
     if milliseconds is None:
         return "none"
-    days = milliseconds / 86_400_000
-    return f"{days:g} days" if days >= 1 else f"{milliseconds} ms"
+    count = milliseconds / 86_400_000
+    return f"{count:g} days" if count >= 1 else f"{milliseconds} ms"
+
+
+def timestamp(epoch_millis: int | None) -> str:
+    """An epoch time in milliseconds as UTC, e.g. 2026-11-28 07:49Z."""
+    if epoch_millis is None:
+        return "never"
+    moment = datetime.fromtimestamp(epoch_millis / 1000, tz=UTC)
+    return moment.strftime("%Y-%m-%d %H:%MZ")
 
 
 def _text(table: Mapping, key: str) -> str:

@@ -225,12 +225,49 @@ def _dataset_findings(declaration: Declaration, live: Mapping, mode: _Mode) -> l
             )
         )
 
+    findings += _dataset_expiry_findings(declaration.dataset.ref, live)
     findings += _label_findings(
         "dataset", expected.get("labels") or {}, live.get("labels") or {}, mode
     )
     findings += _description_finding(
         "dataset.description", expected.get("description") or "", live.get("description"), mode
     )
+    return findings
+
+
+# A dataset's default expirations, which BigQuery applies to every table created in it.
+_DATASET_EXPIRIES = {
+    "defaultTableExpirationMs": (
+        "every table created in the dataset from now on is deleted {span} after its creation, "
+        "with its events: a re-created events table, or a review app's, would be lost",
+        "--default_table_expiration 0",
+    ),
+    "defaultPartitionExpirationMs": (
+        "every partitioned table created in the dataset from now on deletes each partition "
+        "{span} after its day, with its events",
+        "--default_partition_expiration 0",
+    ),
+}
+
+
+def _dataset_expiry_findings(ref: str, live: Mapping) -> list[Finding]:
+    findings = []
+    for key, (what, flag) in _DATASET_EXPIRIES.items():
+        value = schema_changes.millis(live.get(key))
+        if value is None:
+            continue
+        findings.append(
+            Finding(
+                DRIFT,
+                f"dataset.{key}",
+                None,
+                value,
+                Effect.EXPIRES,
+                f"{what.format(span=schema_changes.days(value))}; the code declares none and "
+                f"`pulumi up` does not clear it: clear it with `bq update {flag} "
+                f"{ref.replace('.', ':', 1)}`",
+            )
+        )
     return findings
 
 
@@ -341,9 +378,10 @@ def _table_findings(declaration: Declaration, live: Mapping, mode: _Mode) -> lis
             )
         )
 
-    for change in schema_changes.classify_settings(
-        _without_ignored(live), _without_ignored(expected)
-    ):
+    findings += _table_expiry_findings(declaration, live)
+    comparable = _without_ignored(live)
+    comparable.pop("expirationTime", None)  # judged above: pulumi up never clears it
+    for change in schema_changes.classify_settings(comparable, _without_ignored(expected)):
         # pulumi-gcp manages only the labels the code sets; others are left alone.
         live_only_label = change.change == "labels" and change.new is None
         if live_only_label and (not mode.adopt or change.path == f"labels.{PULUMI_LABEL}"):
@@ -353,6 +391,42 @@ def _table_findings(declaration: Declaration, live: Mapping, mode: _Mode) -> lis
             continue
         findings.append(_from_change(f"table.{change.path}", change, mode))
     findings += _schema_findings(declaration, live, mode)
+    return findings
+
+
+def _table_expiry_findings(declaration: Declaration, live: Mapping) -> list[Finding]:
+    """The table's own expiration (drift) and Dataform's partition expiration (a note)."""
+    findings = []
+    ref = declaration.table.ref
+    expires = schema_changes.millis(live.get("expirationTime"))
+    if expires is not None:
+        findings.append(
+            Finding(
+                DRIFT,
+                "table.expirationTime",
+                None,
+                expires,
+                Effect.EXPIRES,
+                f"BigQuery deletes {ref} with every stored event at "
+                f"{schema_changes.timestamp(expires)}; `pulumi up` keeps that (the program does "
+                f"not set expirationTime): clear it now with `bq update --expiration 0 "
+                f"{ref.replace('.', ':', 1)}`",
+            )
+        )
+    retention = schema_changes.millis((live.get("timePartitioning") or {}).get("expirationMs"))
+    if retention is not None:
+        findings.append(
+            Finding(
+                NOTE,
+                "table.timePartitioning.expirationMs",
+                None,
+                retention,
+                Effect.NONE,
+                f"partitions expire after {schema_changes.days(retention)} (set by Dataform, "
+                f"not by this project): BigQuery keeps only the events of the last "
+                f"{schema_changes.days(retention)}",
+            )
+        )
     return findings
 
 
