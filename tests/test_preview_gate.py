@@ -32,6 +32,19 @@ def verdict_of(document: dict, adoption: bool = False) -> gate.Verdict:
     return gate.judge(gate.parse_preview(document), adoption=adoption)
 
 
+def step_of(document: dict, op: str, kind: str = "table:Table") -> dict:
+    """The first step with this op on a resource whose type ends with `kind`."""
+    return next(
+        s for s in document["steps"] if s["op"] == op and s["urn"].split("::")[2].endswith(kind)
+    )
+
+
+def unrefreshed(document: dict) -> dict:
+    """The same preview without its refresh steps: what `pulumi preview` prints without
+    --refresh (and without Pulumi.yaml's refresh: always)."""
+    return {**document, "steps": [s for s in document["steps"] if s["op"] != "refresh"]}
+
+
 # --- through the CLI, one recorded preview each ----------------------------------------------
 
 
@@ -82,7 +95,7 @@ def test_delete_of_the_dataset_is_blocked_as_json():
     }
     dataset = next(c for c in report["blocked"] if c["kind"] == "dataset")
     assert dataset["name"] == "npq-events-dataset"
-    assert dataset["ops"] == ["delete"]
+    assert dataset["ops"] == ["refresh", "delete"]
     assert "every table and event" in dataset["message"]
 
 
@@ -194,14 +207,14 @@ def test_replace_reasons_fall_back_to_the_detailed_diff():
 def test_every_destructive_op_on_a_table_is_blocked():
     for op in ("delete", "replace", "create-replacement", "delete-replaced", "import-replacement"):
         document = load("update-clustering.json")
-        document["steps"][1]["op"] = op
+        step_of(document, "update")["op"] = op
         verdict = verdict_of(document)
         assert [c.kind for c in verdict.blocked] == ["table"], op
 
 
 def test_an_unknown_op_on_a_guarded_resource_is_blocked():
     document = load("update-clustering.json")
-    document["steps"][1]["op"] = "obliterate"
+    step_of(document, "update")["op"] = "obliterate"
     (change,) = verdict_of(document).blocked
     assert change.action == "unknown"
     assert "obliterate" in change.message
@@ -224,7 +237,7 @@ def test_removing_protection_is_blocked():
 
 def test_removing_the_tables_deletion_protection_is_blocked():
     document = load("update-clustering.json")
-    document["steps"][1]["newState"]["inputs"]["deletionProtection"] = False
+    step_of(document, "update")["newState"]["inputs"]["deletionProtection"] = False
     (change,) = verdict_of(document).blocked
     assert change.action == "unprotect"
     assert change.reasons == ("deletionProtection true -> false",)
@@ -278,7 +291,7 @@ def test_parsing_keeps_the_preview_as_the_cli_wrote_it():
     preview = gate.parse_preview(copy.deepcopy(document))
     assert preview.stack == "production"
     assert [s.op for s in preview.steps] == [s["op"] for s in document["steps"]]
-    replace = preview.steps[2]
+    replace = next(s for s in preview.steps if s.op == "replace")
     assert replace.type == gate.TABLE_TYPE
     assert replace.detailed_diff == (("schema", "update-replace"),)
     assert dict(preview.change_summary) == {"replace": 1, "same": 5}
@@ -314,11 +327,12 @@ def _update_dropping_a_live_column() -> dict:
     hand: the provider diffs the code's schema against that state and, as the code lacks the
     column, updates the table in place with ALTER TABLE DROP COLUMN."""
     document = load("update-clustering.json")
-    step = document["steps"][1]
+    step = step_of(document, "update")
     outputs = step["oldState"]["outputs"]
     live = json.loads(outputs["schema"])
     live.append({"name": "app_version", "type": "STRING", "mode": "NULLABLE"})
     outputs["schema"] = json.dumps(live)
+    step_of(document, "refresh")["newState"]["outputs"]["schema"] = outputs["schema"]
     step["diffReasons"] = ["clusterings", "schema"]
     step["detailedDiff"]["schema"] = {"kind": "update", "inputDiff": False}
     return document
@@ -336,7 +350,7 @@ def test_an_update_that_drops_a_live_column_is_blocked(tmp_path):
 
 def test_an_update_that_only_adds_a_column_passes():
     document = load("update-clustering.json")
-    step = document["steps"][1]
+    step = step_of(document, "update")
     code = json.loads(step["newState"]["inputs"]["schema"])
     code.append({"name": "app_version", "type": "STRING", "mode": "NULLABLE"})
     step["newState"]["inputs"]["schema"] = json.dumps(code)
@@ -345,8 +359,156 @@ def test_an_update_that_only_adds_a_column_passes():
     assert [c.action for c in verdict.changes] == ["update"]
 
 
-def test_an_unknown_schema_is_not_read_as_a_loss():
-    document = _update_dropping_a_live_column()
-    # A value the engine cannot know before apply is shown as its unknown placeholder.
-    document["steps"][1]["newState"]["inputs"]["schema"] = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
-    assert verdict_of(document).status == "pass"
+def test_a_schema_it_cannot_read_is_not_vouched_for():
+    for unreadable in (
+        "04da6b54-80e4-46f7-96ec-b56ff0331ba9",  # a value the engine cannot know before apply
+        {"4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270"},  # a secret
+        [{"name": "occurred_at"}],  # a list, not the provider's JSON text
+    ):
+        document = _update_dropping_a_live_column()
+        step_of(document, "update")["newState"]["inputs"]["schema"] = unreadable
+        verdict = verdict_of(document)
+        assert verdict.status == "incomplete", unreadable
+        assert "the code's schema cannot be read" in verdict.incomplete[0]
+
+
+# --- judged against what is live (tests/data/previews/README.md, "Refreshed previews") --------
+
+
+def test_a_live_only_column_dropped_by_a_description_update_is_blocked():
+    """Path 1: the refresh takes in a column added by hand; the provider's update would drop
+    it (ALTER TABLE DROP COLUMN), though the code only changes the table's description."""
+    result = run_cli("preview-gate", str(PREVIEWS / "update-description-live-column.json"))
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "BLOCKED drop_column table ecf-bq.npq_events_staging.events" in result.stdout
+    assert "`app_version` is missing from the new schema" in result.stdout
+
+
+@pytest.mark.parametrize("name", ["update-description-live-column.json", "update-clustering.json"])
+def test_an_unrefreshed_preview_of_an_existing_stack_is_not_vouched_for(tmp_path, name):
+    """Paths 1 and 2: without a refresh the state hides a live-only column and holds stale
+    values an update would write back; the gate refuses to judge it (exit 2)."""
+    document = unrefreshed(load(name))
+    update = step_of(document, "update")
+    # The state as the last `up` left it: without the column added by hand since.
+    update["oldState"]["outputs"]["schema"] = update["oldState"]["inputs"]["schema"]
+    path = tmp_path / "preview.json"
+    path.write_text(json.dumps(document))
+    result = run_cli("preview-gate", str(path))
+    assert result.returncode == 2, result.stdout
+    assert result.stderr.startswith(f"npq-events: error: {path}: the preview did not complete")
+    assert "the preview was not refreshed" in result.stdout
+
+
+def test_a_new_stack_needs_no_refresh():
+    assert verdict_of(load("import-adoption.json")).status == "pass"
+
+
+def _with_live(document: dict, kind: str, **outputs: object) -> dict:
+    step_of(document, "refresh", kind)["newState"]["outputs"].update(outputs)
+    return document
+
+
+def test_a_table_that_expires_is_blocked_even_when_nothing_changes():
+    """Path 3: BigQuery deletes a table at its expirationTime; the program leaves the
+    (computed) value as it is, so an up keeps it."""
+    document = _with_live(load("noop.json"), "table:Table", expirationTime=1893456000000)
+    (change,) = verdict_of(document).blocked
+    assert (change.kind, change.action, change.effect) == ("table", "expires", "expires")
+    assert "expires at 2030-01-01 00:00Z" in change.message
+
+
+def test_setting_an_expiration_or_a_shorter_partition_expiry_is_blocked():
+    document = load("update-clustering.json")
+    update = step_of(document, "update")
+    update["newState"]["inputs"]["expirationTime"] = 1893456000000
+    (change,) = verdict_of(document).blocked
+    assert change.action == "expires" and change.reasons == ("expirationTime",)
+
+    document = load("update-clustering.json")
+    _with_live(document, "table:Table", timePartitioning={"expirationMs": "31536000000"})
+    partitioning = step_of(document, "update")["newState"]["inputs"]["timePartitioning"]
+    partitioning["expirationMs"] = "2592000000"
+    (change,) = verdict_of(document).blocked
+    assert change.reasons == ("timePartitioning.expirationMs",)
+    assert "older than 30 days" in change.message
+
+
+def test_a_dataset_whose_tables_expire_is_blocked():
+    document = _with_live(load("noop.json"), "dataset:Dataset", defaultTableExpirationMs=604800000)
+    (change,) = verdict_of(document).blocked
+    assert (change.kind, change.effect) == ("dataset", "expires")
+    assert "7 days" in change.message
+
+
+@pytest.mark.parametrize(
+    ("kind", "key", "new"),
+    [
+        ("table:Table", "deletionProtection", False),
+        ("dataset:Dataset", "deleteContentsOnDestroy", True),
+    ],
+)
+def test_lowering_a_guard_whose_old_input_was_the_providers_default_is_blocked(kind, key, new):
+    """Path 4: an absent input is the provider's default (deletionProtection true,
+    deleteContentsOnDestroy false); setting the other value removes the guard."""
+    document = load("noop.json")
+    same = step_of(document, "same", kind)
+    same["oldState"]["inputs"].pop(key, None)
+    same["op"] = "update"
+    same["newState"]["inputs"][key] = new
+    (change,) = verdict_of(document).blocked
+    assert change.action == "unprotect"
+    assert change.reasons == (f"{key} {json.dumps(not new)} -> {json.dumps(new)}",)
+
+
+def test_a_guard_it_cannot_read_is_not_vouched_for():
+    document = load("update-clustering.json")
+    step_of(document, "update")["newState"]["inputs"]["deletionProtection"] = "[secret]"
+    verdict = verdict_of(document)
+    # Not provably still true: blocked as a removed guard, and named as unreadable.
+    assert verdict.status == "blocked"
+    assert [c.action for c in verdict.blocked] == ["unprotect"]
+    assert 'deletionProtection in the new inputs is "[secret]"' in verdict.incomplete[0]
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (
+            (PREVIEWS / "noop.json").read_text() + (PREVIEWS / "replace-table.json").read_text(),
+            "2 JSON documents",
+        ),
+    ],
+)
+def test_more_than_one_document_is_refused(tmp_path, content, expected):
+    path = tmp_path / "two.json"
+    path.write_text(content)
+    result = run_cli("preview-gate", str(path))
+    assert result.returncode == 2
+    assert expected in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("document", "expected"),
+    [
+        ({"steps": []}, "no changeSummary"),
+        ({**json.loads((PREVIEWS / "noop.json").read_text()), "maybeCorrupt": True}, "corrupt"),
+    ],
+)
+def test_a_preview_that_did_not_finish_is_exit_2(tmp_path, document, expected):
+    path = tmp_path / "preview.json"
+    path.write_text(json.dumps(document))
+    result = run_cli("preview-gate", str(path))
+    assert result.returncode == 2, result.stdout
+    assert expected in result.stderr
+
+
+def test_an_adoption_that_declares_labels_is_import_plus_update_and_blocked():
+    """Path 6: pulumi-gcp imports a dataset's labels as none (they land in effectiveLabels), so
+    declared labels make CLI 3.174+ import and then update the dataset: not imports only."""
+    result = run_cli("preview-gate", str(PREVIEWS / "import-adoption-labels.json"))
+    assert result.returncode == 0, result.stdout + result.stderr
+    adopted = run_cli("preview-gate", "--adoption", str(PREVIEWS / "import-adoption-labels.json"))
+    assert adopted.returncode == 1
+    assert "BLOCKED update dataset ecf-bq.npq_events_production" in adopted.stdout
+    assert "because of: labels, pulumiLabels" in adopted.stdout

@@ -2,10 +2,16 @@
 
 The document is the Pulumi CLI's preview digest: `config`, `steps` (each with `op`, `urn`,
 `provider`, `oldState`, `newState`, `diffReasons`, `replaceReasons`, `detailedDiff`),
-`diagnostics` (`urn`, `message`, `severity`), `duration` and `changeSummary` (a count per
-operation). `read_preview` turns the text into a frozen `Preview` or raises `PreviewError`;
-`judge` says which steps would replace, delete or unprotect a BigQuery table or dataset or the
-KMS key grant. Both are pure: the CLI only reads the file and prints the verdict.
+`diagnostics` (`urn`, `message`, `severity`), `duration`, `changeSummary` (a count per
+operation) and `maybeCorrupt`. `read_preview` turns the text into a frozen `Preview` or raises
+`PreviewError`; `judge` says which steps would replace, delete, expire or unprotect a BigQuery
+table or dataset or the KMS key grant, or drop a column of the table. Both are pure: the CLI
+only reads the file and prints the verdict.
+
+The gate fails closed: a preview of an existing stack that was not refreshed (no `refresh`
+steps: `pulumi preview --refresh`, or Pulumi.yaml `options: refresh: always`), a preview
+without its change summary, and a table whose schema, or a guard whose value, cannot be read
+are not vouched for (status `incomplete`, exit 2), each named.
 """
 
 from __future__ import annotations
@@ -17,8 +23,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from infra.program import resource_types
-from infra.rules.effects import worst
-from infra.rules.schema_changes import Change, classify_schema
+from infra.rules.effects import Effect, worst
+from infra.rules.schema_changes import (
+    Change,
+    classify_schema,
+    days,
+    millis,
+    partition_expiration_change,
+    timestamp,
+)
 
 TABLE_TYPE = resource_types.TABLE
 DATASET_TYPE = resource_types.DATASET
@@ -26,6 +39,7 @@ KMS_GRANT_TYPE = resource_types.KMS_GRANT
 # What the gate guards, and the word its messages use for each.
 GUARDED = {TABLE_TYPE: "table", DATASET_TYPE: "dataset", KMS_GRANT_TYPE: "KMS grant"}
 PROVIDER_TYPE_PREFIX = "pulumi:providers:"
+STACK_TYPE = "pulumi:pulumi:Stack"
 
 # Every step operation the Pulumi engine reports, by what it does to the cloud resource.
 REPLACING_OPS = frozenset(
@@ -55,7 +69,8 @@ COUNTED_OPS = frozenset({"create", "update", "delete", "replace", "import", "rea
 # Under --adoption, the only operations allowed on a custom resource.
 ADOPTION_OPS = frozenset({"same", "import", "read", "refresh"})
 
-# Inputs whose change from true to false (or false to true) removes a guard against deletion.
+# Inputs whose change from true to false (or false to true) removes a guard against deletion;
+# the guarded value is also the provider's default, which an absent input takes.
 _GUARD_INPUTS = {
     TABLE_TYPE: (("deletionProtection", True),),
     DATASET_TYPE: (("deleteContentsOnDestroy", False),),
@@ -134,6 +149,8 @@ class Preview:
     steps: tuple[Step, ...]
     diagnostics: tuple[Diagnostic, ...] = ()
     change_summary: tuple[tuple[str, int], ...] = ()
+    has_summary: bool = True
+    maybe_corrupt: bool = False
 
     @property
     def stack(self) -> str | None:
@@ -153,6 +170,7 @@ class Judgment:
     kind: str  # table, dataset, KMS grant, or the type for other resources
     resource: str  # table or dataset ref, KMS grant binding; "" when the preview does not say
     action: str  # replace, delete, unprotect, create, update, import, same, unknown, ...
+    effect: Effect  # what applying it does to stored events, on the one scale
     ops: tuple[str, ...]
     reasons: tuple[str, ...]
     blocked: bool
@@ -166,6 +184,7 @@ class Judgment:
             "kind": self.kind,
             "resource": self.resource,
             "action": self.action,
+            "effect": str(self.effect),
             "ops": list(self.ops),
             "reasons": list(self.reasons),
             "blocked": self.blocked,
@@ -215,7 +234,7 @@ def read_preview(text: str) -> Preview:
 
     The CLI can print lines that are not JSON around the document (policy pack installation
     before it, "Update plan written to ..." after it with --save-plan): the document is the
-    first top-level JSON object that starts a line.
+    top-level JSON object that starts a line. Two such documents are refused, not half read.
     """
     return parse_preview(_decode(text))
 
@@ -242,8 +261,15 @@ def parse_preview(document: Any) -> Preview:
         for k, v in summary.items()
     ):
         raise PreviewError("changeSummary: expected an object of operation counts")
+    corrupt = document.get("maybeCorrupt", False)
+    if not isinstance(corrupt, bool):
+        raise PreviewError("maybeCorrupt: expected true or false")
     return Preview(
-        steps=steps, diagnostics=diagnostics, change_summary=tuple(sorted(summary.items()))
+        steps=steps,
+        diagnostics=diagnostics,
+        change_summary=tuple(sorted(summary.items())),
+        has_summary=bool(summary),
+        maybe_corrupt=corrupt,
     )
 
 
@@ -257,14 +283,25 @@ def _decode(text: str) -> Any:
     except RecursionError:
         raise PreviewError(_TOO_DEEP) from None
     decoder = json.JSONDecoder()
+    documents: list[Any] = []
+    end = 0
     for match in re.finditer(r"^\{", text, flags=re.MULTILINE):
+        if match.start() < end:
+            continue  # inside the document already read
         try:
-            document, _end = decoder.raw_decode(text, match.start())
+            document, end = decoder.raw_decode(text, match.start())
         except json.JSONDecodeError:
             continue
         except RecursionError:
             raise PreviewError(_TOO_DEEP) from None
-        return document
+        documents.append(document)
+    if len(documents) > 1:
+        raise PreviewError(
+            f"{len(documents)} JSON documents, expected the output of one `pulumi preview "
+            "--json`: the gate would judge only one of them"
+        )
+    if documents:
+        return documents[0]
     raise PreviewError(
         f"not JSON ({first_error.msg} at line {first_error.lineno} column {first_error.colno}); "
         "expected the output of `pulumi preview --json`"
@@ -364,18 +401,25 @@ def judge(preview: Preview, adoption: bool = False) -> Verdict:
     Blocked: a replace or delete of a BigQuery table or dataset or of the KMS grant, by any
     of the steps that carry it (replace, create-replacement, delete-replaced,
     import-replacement, delete); an update of the table whose schema change drops a column
-    (or that the classifier says replaces it); removing `protect` or the provider's own
-    deletion guard from one of them; an operation the gate does not know. With `adoption`,
+    (or that the classifier says replaces it); a table or dataset that expires, or would
+    (expirationTime, a shorter partition expiration, a dataset's default expirations);
+    removing `protect` or the provider's own deletion guard from one of them (an absent guard
+    input is the provider's default); an operation the gate does not know. With `adoption`,
     also any step on a custom resource other than same or import (a create of the KMS grant
-    excepted, see `_adoption_change`), and an import Pulumi has warned about.
+    excepted, see `_adoption_change`), and an import Pulumi has warned about. Whatever it
+    cannot judge makes the verdict incomplete, naming it.
     """
     by_urn: dict[str, list[Step]] = {}
     for step in preview.steps:
         by_urn.setdefault(step.urn, []).append(step)
 
     changes = []
+    unjudged: list[str] = []
     for steps in by_urn.values():
-        change = _guarded_change(steps) if steps[0].type in GUARDED else None
+        change = None
+        if steps[0].type in GUARDED:
+            change = _guarded_change(steps)
+            unjudged += _unjudged(steps)
         if adoption and (change is None or not change.blocked):
             change = _adoption_change(steps, preview.diagnostics) or change
         if change is not None:
@@ -385,7 +429,7 @@ def judge(preview: Preview, adoption: bool = False) -> Verdict:
         changes=tuple(changes),
         diagnostics=preview.diagnostics,
         change_summary=preview.change_summary,
-        incomplete=_incomplete(preview),
+        incomplete=_incomplete(preview) + tuple(unjudged),
     )
 
 
@@ -400,25 +444,31 @@ def _guarded_change(steps: Sequence[Step]) -> Judgment | None:
             step,
             ops,
             "unknown",
+            Effect.REPLACE,
             reasons,
             True,
             f"operation {', '.join(unknown)} on the {kind} is not one the gate knows: "
             "it cannot tell whether the data survives, so it refuses",
         )
     if any(op in REPLACING_OPS for op in ops):
-        return _change(step, ops, "replace", reasons, True, _destroy_message(step, "replace"))
+        return _change(
+            step, ops, "replace", Effect.REPLACE, reasons, True, _destroy_message(step, "replace")
+        )
     if any(op in DELETING_OPS for op in ops):
-        return _change(step, ops, "delete", reasons, True, _destroy_message(step, "delete"))
-    losses = _schema_losses(steps)
+        return _change(
+            step, ops, "delete", Effect.DELETE, reasons, True, _destroy_message(step, "delete")
+        )
+    losses = _schema_losses(steps) + _expiry_losses(steps)
     if losses:
+        effect = worst(c.effect for c in losses)
         return _change(
             step,
             ops,
-            str(worst(c.effect for c in losses)),
+            str(effect),
+            effect,
             tuple(c.path for c in losses),
             True,
-            "the update changes the table's schema in a way that destroys stored events: "
-            + " ".join(c.message for c in losses),
+            f"the {kind} would lose stored events: " + " ".join(c.message for c in losses),
         )
     dropped = _dropped_guards(step)
     if dropped:
@@ -426,18 +476,20 @@ def _guarded_change(steps: Sequence[Step]) -> Judgment | None:
             step,
             ops,
             "unprotect",
+            Effect.NONE,
             tuple(dropped),
             True,
             f"removes the {kind}'s protection against deletion ({', '.join(dropped)}); "
             "the next change could then destroy it. Decommissioning is done by hand, "
             "not through the pipeline (README, Pipelines)",
         )
-    if all(op == "same" for op in ops):
+    if all(op in ("same", "refresh") for op in ops):
         return None
     action = step.op
+    effect = {"create": Effect.CREATE, "update": Effect.IN_PLACE}.get(action, Effect.NONE)
     detail = f" ({', '.join(reasons)})" if reasons else ""
     return _change(
-        step, ops, action, reasons, False, _KEEPING_MESSAGES.get(action, action) + detail
+        step, ops, action, effect, reasons, False, _KEEPING_MESSAGES.get(action, action) + detail
     )
 
 
@@ -453,6 +505,7 @@ def _adoption_change(steps: Sequence[Step], diagnostics: Sequence[Diagnostic]) -
             step,
             ops,
             "import",
+            Effect.NONE,
             (),
             True,
             f"the import of the {kind} will fail or is suspect: {noisy[0].text} "
@@ -468,6 +521,7 @@ def _adoption_change(steps: Sequence[Step], diagnostics: Sequence[Diagnostic]) -
             step,
             ops,
             "create",
+            Effect.CREATE,
             (),
             False,
             "creates the KMS grant: a non-authoritative IAM member, so a binding that already "
@@ -477,6 +531,7 @@ def _adoption_change(steps: Sequence[Step], diagnostics: Sequence[Diagnostic]) -
         step,
         ops,
         step.op,
+        {"create": Effect.CREATE, "update": Effect.IN_PLACE}.get(step.op, Effect.NONE),
         _reasons(steps),
         True,
         f"{', '.join(extra)} of the {kind} during adoption: the adoption preview must show "
@@ -509,20 +564,135 @@ def _reasons(steps: Sequence[Step]) -> tuple[str, ...]:
 def _schema_losses(steps: Sequence[Step]) -> tuple[Change, ...]:
     """The destructive schema changes of a table update, by the classifier's rules.
 
-    pulumi-gcp updates a table in place when the only loss is a top-level column the new
-    schema lacks, and then drops it (ALTER TABLE DROP COLUMN): the step is an `update`, yet a
-    column's data is gone. The old side is the state the provider diffs against (its outputs,
-    which a refresh brings up to the live table), else the inputs last applied.
+    pulumi-gcp's table update reads the live table and drops (ALTER TABLE DROP COLUMN) every
+    top-level column the code lacks, whatever the update is for: the step is an `update`, yet
+    a column's data is gone. The old side is the state the provider diffs against (its
+    outputs, which the preview's refresh brought up to the live table), else the inputs last
+    applied. A schema that cannot be read is reported by `_unjudged`.
     """
     step = next((s for s in steps if s.op == "update"), None)
     if step is None or step.type != TABLE_TYPE or step.old is None or step.new is None:
         return ()
-    old_outputs = step.old.get("outputs") or {}
-    old = _schema_fields(old_outputs.get("schema") or step.inputs("old").get("schema"))
-    new = _schema_fields(step.inputs("new").get("schema"))
+    old, new = _update_schemas(step)
     if old is None or new is None:
         return ()
     return tuple(c for c in classify_schema(old, new) if c.destructive)
+
+
+def _update_schemas(step: Step) -> tuple[list | None, list | None]:
+    old_outputs = (step.old or {}).get("outputs") or {}
+    old = _schema_fields(old_outputs.get("schema") or step.inputs("old").get("schema"))
+    return old, _schema_fields(step.inputs("new").get("schema"))
+
+
+def _expiry_losses(steps: Sequence[Step]) -> tuple[Change, ...]:
+    """What BigQuery deletes when the table or dataset expires, as far as the preview shows.
+
+    Live values come from the freshest state in the steps (a refresh step's new state, else
+    an update's old state); the code's from the inputs the program registers. The table's
+    expirationTime is optional and computed in pulumi-gcp: inputs that leave it out keep the
+    live value, and so the table expires all the same.
+    """
+    live = _live_outputs(steps)
+    goal = next((s.inputs("new") for s in steps if s.op != "refresh" and s.new), {})
+    if steps[0].type == TABLE_TYPE:
+        return _table_expiries(live, goal)
+    if steps[0].type == DATASET_TYPE:
+        return _dataset_expiries(live, goal)
+    return ()
+
+
+def _live_outputs(steps: Sequence[Step]) -> Mapping[str, Any]:
+    for step in steps:
+        if step.op == "refresh" and step.new is not None:
+            return step.new.get("outputs") or {}
+    for step in steps:
+        if step.old is not None:
+            return step.old.get("outputs") or {}
+    return {}
+
+
+def _table_expiries(live: Mapping[str, Any], goal: Mapping[str, Any]) -> tuple[Change, ...]:
+    losses = []
+    wanted, kept = millis(goal.get("expirationTime")), millis(live.get("expirationTime"))
+    if wanted is not None or kept is not None:
+        when = wanted if wanted is not None else kept
+        source = "the program sets it" if wanted is not None else "the live table has it"
+        losses.append(
+            Change(
+                "expirationTime",
+                "table_expiration",
+                Effect.EXPIRES,
+                f"the table expires at {timestamp(when)} ({source}): BigQuery then deletes it "
+                "with every stored event; clear it (`bq update --expiration 0`) before any up.",
+                kept,
+                wanted,
+            )
+        )
+    old_retention = millis(_object(live.get("timePartitioning")).get("expirationMs"))
+    new_retention = millis(_object(goal.get("timePartitioning")).get("expirationMs"))
+    if new_retention is not None and old_retention != new_retention:
+        change = partition_expiration_change(old_retention, new_retention)
+        if change.destructive:
+            losses.append(change)
+    return tuple(losses)
+
+
+def _dataset_expiries(live: Mapping[str, Any], goal: Mapping[str, Any]) -> tuple[Change, ...]:
+    losses = []
+    for key, what in (
+        ("defaultTableExpirationMs", "every table created in the dataset is deleted"),
+        ("defaultPartitionExpirationMs", "every partition of a table created in it is deleted"),
+    ):
+        value = millis(goal.get(key)) or millis(live.get(key))
+        if value is not None:
+            losses.append(
+                Change(
+                    key,
+                    "dataset_expiration",
+                    Effect.EXPIRES,
+                    f"the dataset's {key} is {days(value)}: {what} {days(value)} after it is "
+                    "made, with its events; clear it before any up.",
+                    millis(live.get(key)),
+                    millis(goal.get(key)),
+                )
+            )
+    return tuple(losses)
+
+
+def _object(value: Any) -> Mapping[str, Any]:
+    """A nested object as the state holds it: pulumi-gcp flattens one-item blocks to objects."""
+    if isinstance(value, list) and len(value) == 1:
+        value = value[0]
+    return value if isinstance(value, Mapping) else {}
+
+
+def _unjudged(steps: Sequence[Step]) -> list[str]:
+    """What the gate needs to judge a guarded resource's steps and cannot read, each named."""
+    problems = []
+    for step in steps:
+        where = f"{step.op} of {GUARDED[step.type]} {describe(step) or step.name}"
+        if step.op in ("update", "replace") and (step.old is None or step.new is None):
+            problems.append(f"the {where} carries no old or new state: it cannot be judged")
+            continue
+        if step.op == "update" and step.type == TABLE_TYPE:
+            old, new = _update_schemas(step)
+            for side, fields in (("state's", old), ("code's", new)):
+                if fields is None:
+                    problems.append(
+                        f"the {where}: the {side} schema cannot be read (a secret, a value "
+                        "unknown until apply, or not a list of fields), so the gate cannot tell "
+                        "which columns the provider would drop"
+                    )
+        for key, _guarded in _GUARD_INPUTS.get(step.type, ()):
+            for which in ("old", "new"):
+                value = step.inputs(which).get(key)
+                if value is not None and not isinstance(value, bool):
+                    problems.append(
+                        f"the {where}: {key} in the {which} inputs is {_js(value)}, not true or "
+                        "false (a secret?), so the gate cannot tell whether it still guards it"
+                    )
+    return problems
 
 
 def _schema_fields(text: Any) -> list | None:
@@ -546,6 +716,7 @@ def _well_formed(fields: Any) -> bool:
 
 
 def _dropped_guards(step: Step) -> list[str]:
+    """Guards the step removes; an absent input is the provider's default, which guards."""
     if step.old is None or step.new is None:
         return []
     dropped = []
@@ -553,10 +724,10 @@ def _dropped_guards(step: Step) -> list[str]:
         dropped.append("protect true -> false")
     old_inputs, new_inputs = step.inputs("old"), step.inputs("new")
     for key, guarded_value in _GUARD_INPUTS.get(step.type, ()):
-        if old_inputs.get(key) == guarded_value and new_inputs.get(key, guarded_value) != (
-            guarded_value
-        ):
-            dropped.append(f"{key} {_js(guarded_value)} -> {_js(new_inputs.get(key))}")
+        was = old_inputs.get(key, guarded_value)
+        now = new_inputs.get(key, guarded_value)
+        if was == guarded_value and now != guarded_value:
+            dropped.append(f"{key} {_js(was)} -> {_js(now)}")
     return dropped
 
 
@@ -612,6 +783,7 @@ def _change(
     step: Step,
     ops: tuple[str, ...],
     action: str,
+    effect: Effect,
     reasons: tuple[str, ...],
     blocked: bool,
     message: str,
@@ -623,6 +795,7 @@ def _change(
         kind=GUARDED.get(step.type, step.type),
         resource=describe(step),
         action=action,
+        effect=effect,
         ops=ops,
         reasons=reasons,
         blocked=blocked,
@@ -633,6 +806,23 @@ def _change(
 def _incomplete(preview: Preview) -> tuple[str, ...]:
     """Why the preview cannot vouch for what `pulumi up` would do, if it cannot."""
     problems = [f"Pulumi reported an error: {d.text}" for d in preview.errors()]
+    if not preview.has_summary:
+        problems.append(
+            "the preview has no changeSummary, which a finished `pulumi preview --json` always "
+            "prints: it did not finish, or is not whole"
+        )
+    if preview.maybe_corrupt:
+        problems.append("Pulumi reports that the stack's state may be corrupt (maybeCorrupt)")
+    # The stack existed before this preview when its own resource has an old state.
+    existing = any(
+        s.type == STACK_TYPE and s.old is not None and s.op != "refresh" for s in preview.steps
+    )
+    if existing and not any(s.op == "refresh" for s in preview.steps):
+        problems.append(
+            "the preview was not refreshed: it compares the code with Pulumi's state, not with "
+            "the live tables (a column added by hand, a stale setting); run `pulumi preview "
+            "--refresh`, or keep `options: refresh: always` in Pulumi.yaml"
+        )
     listed: dict[str, int] = {}
     for step in preview.steps:
         listed[step.op] = listed.get(step.op, 0) + 1
