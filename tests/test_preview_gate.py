@@ -512,3 +512,13 @@ def test_an_adoption_that_declares_labels_is_import_plus_update_and_blocked():
     assert adopted.returncode == 1
     assert "BLOCKED update dataset ecf-bq.npq_events_production" in adopted.stdout
     assert "because of: labels, pulumiLabels" in adopted.stdout
+
+
+def test_every_preview_and_up_of_the_project_refreshes_first():
+    """Paths 1 and 2: Pulumi.yaml's `options: refresh: always` makes `pulumi preview`, `up` and
+    `destroy` refresh (pulumi/pulumi pkg/cmd/pulumi/operations/io.go, getRefreshOption, since
+    CLI 3.14.0), so the gate sees refreshed previews and no up writes back stale state."""
+    import yaml
+
+    project = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())
+    assert project["options"] == {"refresh": "always"}

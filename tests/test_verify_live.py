@@ -509,3 +509,38 @@ def test_a_table_that_expires_in_an_hour_is_drift_through_the_cli(stub):
     (finding,) = [f for f in stack["findings"] if f["level"] == "drift"]
     assert finding["path"] == "table.expirationTime"
     assert "deletes ecf-bq.npq_events_staging.events with every stored event" in finding["message"]
+
+
+# -- verify --before-up: the deploy's check before `pulumi up` --------------------------------
+
+
+def test_before_up_passes_a_pending_in_place_change(stub):
+    stub.put(target().declaration)
+    stub.datasets[("ecf-bq", "npq_events_staging")]["maxTimeTravelHours"] = "48"
+    assert verify_cli(stub, "--stack", "staging").returncode == 1
+    done = verify_cli(stub, "--stack", "staging", "--before-up")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "pulumi up effect: in_place" in done.stdout
+
+
+def test_before_up_fails_on_a_live_only_column_the_up_would_drop(stub):
+    """Path 1, checked before acting: a column added by hand is dropped by any table update."""
+    stub.put(target().declaration)
+    table = stub.tables[("ecf-bq", "npq_events_staging", "events")]
+    table["schema"]["fields"].append({"name": "app_version", "type": "STRING", "mode": "NULLABLE"})
+    done = verify_cli(stub, "--stack", "staging", "--before-up")
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "pulumi up effect: drop_column" in done.stdout
+    assert "schema.app_version" in done.stdout
+
+
+def test_before_up_fails_on_an_expiring_table_and_says_2_when_it_cannot_check(stub):
+    stub.put(target().declaration)
+    table = stub.tables[("ecf-bq", "npq_events_staging", "events")]
+    table["expirationTime"] = str(int((time.time() + 3600) * 1000))
+    assert verify_cli(stub, "--stack", "staging", "--before-up").returncode == 1
+    unreachable = run_cli(
+        "verify", "--stack", "staging", "--before-up", "--api-endpoint", "http://127.0.0.1:9",
+        env=NO_CREDENTIALS,
+    )  # fmt: skip
+    assert unreachable.returncode == 2

@@ -27,7 +27,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="check that live BigQuery equals what each stack declares",
         description="Read each stack's dataset and events table from BigQuery and compare "
         "them with what Pulumi.<stack>.yaml and infra/model/schema.py declare. Exit 0: every stack "
-        "matches; 1: drift; 2: a stack could not be checked.",
+        "matches; 1: drift; 2: a stack could not be checked. With --before-up, drift that "
+        "pulumi up would resolve in place (or by creating what is missing) exits 0: only a "
+        "dropped column, a replaced table or an expiry exits 1.",
     )
     which = parser.add_mutually_exclusive_group(required=True)
     which.add_argument(
@@ -50,6 +52,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--strict",
         action="store_true",
         help="a different description is drift (in place), not a note",
+    )
+    parser.add_argument(
+        "--before-up",
+        action="store_true",
+        help="the check a deploy runs before `pulumi up`: exit 1 only when live differs from "
+        "the code in a way that loses stored events (drop_column, replace, expires); a pending "
+        "in-place change is what the up is for",
     )
     parser.add_argument(
         "--adopt",
@@ -97,16 +106,21 @@ def run(args: argparse.Namespace) -> int:
     for result in results:
         if result.status == ERROR:
             print(f"npq-events: error: stack {result.stack}: {result.error}", file=sys.stderr)
-    return exit_status(results)
+    return exit_status(results, before_up=args.before_up)
 
 
-def exit_status(results: list[StackResult]) -> int:
-    """2 when a stack could not be checked, else 1 when any drifts, else 0."""
+def exit_status(results: list[StackResult], before_up: bool = False) -> int:
+    """2 when a stack could not be checked, else 1 when any drifts, else 0.
+
+    `before_up`: only drift whose effect loses stored events counts (drop_column, expires,
+    delete, replace); in-place drift and missing resources are what the up is about to apply.
+    """
     if any(r.status == ERROR for r in results):
         return EXIT_USAGE
-    if any(r.status == DRIFT for r in results):
-        return EXIT_FINDINGS
-    return EXIT_OK
+    drifting = [r for r in results if r.status == DRIFT]
+    if before_up:
+        drifting = [r for r in drifting if r.effect.destructive]
+    return EXIT_FINDINGS if drifting else EXIT_OK
 
 
 def _check_with_progress(targets, endpoint, credentials_env, args) -> list[StackResult]:
