@@ -464,21 +464,44 @@ def test_adoption_makes_every_difference_drift_and_says_what_to_change(staging, 
     found = drift(result)
     assert sorted(found) == [
         "dataset.description",
-        "dataset.labels.cost-centre",
         "schema.hidden_DATA.value.policyTags",
         "schema.legacy_id",
         "schema.user_id.description",
-        "table.labels.owner",
     ]
-    assert "Pulumi.staging.yaml" in found["dataset.labels.cost-centre"].message
-    assert "remove it live" in found["dataset.labels.cost-centre"].message
+    # Live-only labels are no import difference: pulumi-gcp imports labels as none and leaves
+    # the labels the code does not name alone.
+    noted = notes(result)
+    assert "the import keeps it" in noted["dataset.labels.cost-centre"].message
+    assert "the import keeps it" in noted["table.labels.owner"].message
     assert "change the code" in found["dataset.description"].message
     assert "bq update" in found["dataset.description"].message
     assert "change the description in the code" in found["schema.user_id.description"].message
     assert "add the column to infra/model/schema.py" in found["schema.legacy_id"].message
     assert "hiddenPolicyTag" in found["schema.hidden_DATA.value.policyTags"].message
-    assert "bq update --clear_label=owner" in found["table.labels.owner"].message
     assert result.effect == "drop_column"
+
+
+@pytest.mark.parametrize(
+    ("resource", "key", "value"),
+    [
+        ("dataset", "friendlyName", "NPQ events"),
+        ("dataset", "resourceTags", {"ecf-bq/env": "prod"}),
+        ("table", "friendlyName", "events"),
+        ("table", "tableConstraints", {"primaryKey": {"columns": ["request_uuid"]}}),
+    ],
+)
+def test_adoption_predicts_the_import_differences_of_undeclared_live_properties(
+    staging, resource, key, value
+):
+    """Path 6: pulumi-gcp reads these on import and the program declares none of them, so the
+    first up would import and then update: adoption mode names each; normal mode does not."""
+    dataset, table = live_dataset(staging), live_table(staging)
+    (dataset if resource == "dataset" else table)[key] = value
+    assert compare(staging, dataset, table).status == "match"
+    result = compare(staging, dataset, table, adopt=True)
+    finding = drift(result)[f"{resource}.{key}"]
+    assert finding.effect == "in_place"
+    assert "import the " + resource + " and then update it" in finding.message
 
 
 def test_adoption_of_a_dataset_that_does_not_exist(staging):
@@ -495,9 +518,9 @@ def test_review_app_stack_names_the_shared_stack_file():
     review = declare(settings_for("review"))
     review = replace(review, settings=replace(review.settings, stack="review-pr-7"))
     dataset = live_dataset(review)
-    dataset["labels"]["extra"] = "x"
+    dataset["maxTimeTravelHours"] = "48"
     result = compare(review, dataset, live_table(review), adopt=True)
-    assert "Pulumi.review.yaml" in drift(result)["dataset.labels.extra"].message
+    assert "Pulumi.review.yaml" in drift(result)["dataset.maxTimeTravelHours"].message
 
 
 # -- JSON ----------------------------------------------------------------------------------

@@ -152,7 +152,10 @@ def declare(settings: StackSettings) -> Declaration:
         location=settings.location,
         kms_key=settings.kms_key,
         max_time_travel_hours=settings.time_travel_hours,
-        labels=settings.labels,
+        # Adopting, no labels: pulumi-gcp imports a dataset's labels as none (the live ones go to
+        # effectiveLabels), so declared labels would turn the import into import + update. They
+        # are declared by the next up, once `adopt` is removed (docs/adoption.md).
+        labels=() if settings.adopt else settings.labels,
         description=settings.description,
         delete_contents_on_destroy=not settings.protected,
     )

@@ -45,7 +45,7 @@ class EventsDataset(pulumi.ComponentResource):
             dataset_id=dataset_spec.dataset_id,
             location=dataset_spec.location,
             description=dataset_spec.description,
-            labels=dict(dataset_spec.labels),
+            labels=dict(dataset_spec.labels) or None,
             max_time_travel_hours=str(dataset_spec.max_time_travel_hours),
             default_encryption_configuration=gcp.bigquery.DatasetDefaultEncryptionConfigurationArgs(
                 kms_key_name=dataset_spec.kms_key

@@ -226,6 +226,8 @@ def _dataset_findings(declaration: Declaration, live: Mapping, mode: _Mode) -> l
         )
 
     findings += _dataset_expiry_findings(declaration.dataset.ref, live)
+    if mode.adopt:
+        findings += _import_differences("dataset", live)
     findings += _label_findings(
         "dataset", expected.get("labels") or {}, live.get("labels") or {}, mode
     )
@@ -284,10 +286,29 @@ def _hours(value: object) -> int | str | None:
 def _label_findings(
     resource: str, expected: Mapping[str, str], live: Mapping[str, str], mode: _Mode
 ) -> list[Finding]:
+    """Declared labels missing or different live are drift; labels only live are left alone
+    (pulumi-gcp manages only the labels the code names, keeping others in effectiveLabels).
+
+    Adopting, labels are no import difference: pulumi-gcp imports a dataset's labels as none
+    and the program declares none while `adopt` is set (docs/adoption.md), so each is a note.
+    """
     findings = []
     for key, value in sorted(expected.items()):
         have = live.get(key)
         if have == value:
+            continue
+        if mode.adopt:
+            findings.append(
+                Finding(
+                    NOTE,
+                    f"{resource}.labels.{key}",
+                    value,
+                    have,
+                    Effect.NONE,
+                    f"label {key}={value} is declared after the import: the up that follows "
+                    "the adoption sets it in place (docs/adoption.md)",
+                )
+            )
             continue
         findings.append(
             Finding(
@@ -297,26 +318,60 @@ def _label_findings(
                 have,
                 Effect.IN_PLACE,
                 f"`pulumi up` would {'set' if have is not None else 'add'} label "
-                f"{key}={value} in place"
-                + _fix(mode, f"change labels in {mode.stack_file}, or set it live"),
+                f"{key}={value} in place",
             )
         )
     if mode.adopt:
         for key, have in sorted(live.items()):
             if key in expected or key == PULUMI_LABEL:
                 continue
-            findings.append(
-                Finding(
-                    DRIFT,
-                    f"{resource}.labels.{key}",
-                    None,
-                    have,
-                    Effect.IN_PLACE,
-                    f"label {key}={have} is live only: the import takes it and `pulumi up` "
-                    f"would then remove it; add it to labels in {mode.stack_file}, or remove "
-                    f"it live (`bq update --clear_label={key}`)",
-                )
+            findings.append(_live_only_label(resource, key, have))
+    return findings
+
+
+def _live_only_label(resource: str, key: str, value: object) -> Finding:
+    return Finding(
+        NOTE,
+        f"{resource}.labels.{key}",
+        None,
+        value,
+        Effect.NONE,
+        f"label {key}={value} is live only: the import keeps it (in effectiveLabels) and "
+        "pulumi-gcp never removes a label the code does not name",
+    )
+
+
+# Live properties that pulumi-gcp reads on import, that it neither computes nor fills in when
+# the code leaves them out, and that the program does not declare (terraform-provider-google-
+# beta, resource_bigquery_dataset.go and resource_bigquery_table.go): each one present live is
+# an import difference, so the first up would import and then update the resource, which the
+# adoption gate refuses. (A table's expirationTime is computed: no difference, but drift of its
+# own, see _table_expiry_findings; the dataset's default expirations likewise.)
+_UNDECLARED_ON_IMPORT = {
+    "dataset": ("friendlyName", "resourceTags", "externalCatalogDatasetOptions"),
+    "table": ("friendlyName", "resourceTags", "tableConstraints"),
+}
+
+
+def _import_differences(resource: str, live: Mapping) -> list[Finding]:
+    findings = []
+    for key in _UNDECLARED_ON_IMPORT[resource]:
+        value = live.get(key)
+        if value in (None, "", {}, []):
+            continue
+        findings.append(
+            Finding(
+                DRIFT,
+                f"{resource}.{key}",
+                None,
+                _plain(value),
+                Effect.IN_PLACE,
+                f"the import reads {key} and the code does not declare it: the first `pulumi "
+                f"up` would import the {resource} and then update it to remove {key}, and the "
+                "adoption preview must show imports only; to adopt, clear it live first (the "
+                "console, or the API's patch with the field null)",
             )
+        )
     return findings
 
 
@@ -379,12 +434,15 @@ def _table_findings(declaration: Declaration, live: Mapping, mode: _Mode) -> lis
         )
 
     findings += _table_expiry_findings(declaration, live)
+    if mode.adopt:
+        findings += _import_differences("table", live)
     comparable = _without_ignored(live)
     comparable.pop("expirationTime", None)  # judged above: pulumi up never clears it
     for change in schema_changes.classify_settings(comparable, _without_ignored(expected)):
         # pulumi-gcp manages only the labels the code sets; others are left alone.
-        live_only_label = change.change == "labels" and change.new is None
-        if live_only_label and (not mode.adopt or change.path == f"labels.{PULUMI_LABEL}"):
+        if change.change == "labels" and change.new is None:
+            if mode.adopt and change.path != f"labels.{PULUMI_LABEL}":
+                findings.append(_live_only_label("table", change.path.split(".", 1)[1], change.old))
             continue
         if change.change == "kms_key" and change.old is None and mode.encryption_optional:
             findings.append(_encryption_not_reported(f"table.{change.path}", change.new))
