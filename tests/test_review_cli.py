@@ -24,6 +24,7 @@ import pytest
 import yaml
 
 from infra.cli.main import main as cli_main
+from infra.model.stackfiles import review_pr_number
 from infra.review import decisions as review
 from tests.conftest import ROOT, run_cli
 
@@ -89,11 +90,23 @@ class StandIn:
         last_update: float | None,
         outputs: dict | None = None,
         config: dict[str, str] | None = None,
+        holds: str | None = None,
     ) -> None:
-        """A stack's state written directly, as an earlier run or another tool left it."""
+        """A stack's state written directly, as an earlier run or another tool left it: its
+        dataset is the one the outputs name, else the stack's own (`holds` overrides it)."""
+        pr = review_pr_number(stack)
+        dataset = (
+            holds
+            or (outputs or {}).get("dataset_id")
+            or (f"npq_events_review_pr_{pr}" if pr else f"npq_events_{stack}")
+        )
         resources = [] if last_update is None else [
             {"type": "pulumi:pulumi:Stack", "name": f"npq-analytics-{stack}", "inputs": {}},
-            {"type": "gcp:bigquery/dataset:Dataset", "name": "npq-events-dataset", "inputs": {}},
+            {
+                "type": "gcp:bigquery/dataset:Dataset",
+                "name": "npq-events-dataset",
+                "inputs": {"project": "ecf-bq", "datasetId": dataset},
+            },
         ]  # fmt: skip
         updates = [] if last_update is None else [
             {
@@ -174,11 +187,14 @@ def up_calls(stack: str) -> list[list[str]]:
     ]
 
 
+def export_call(stack: str) -> list[str]:
+    return ni("stack", "export", "--show-secrets", "--stack", stack)
+
+
 def destroy_calls(stack: str) -> list[list[str]]:
     return [
         ni("stack", "select", "--stack", stack),
-        ni("stack", "output", "--json", "--stack", stack),
-        ni("stack", "output", "--json", "--show-secrets", "--stack", stack),
+        export_call(stack),
         ni("destroy", "--skip-preview", "--yes", "--exec-kind", "auto.local", "--stack", stack),
         history(stack),
         ni("stack", "rm", "--yes", stack),
@@ -359,11 +375,24 @@ def test_destroy_refuses_a_review_stack_that_holds_another_dataset(standin, in_p
     code, _out, err = in_process("review", "destroy", "--pr", "5")
     assert code == 2
     assert err == (
-        "npq-events: error: refusing stack review-pr-5: its outputs name dataset "
-        "'npq_events_production', not its own 'npq_events_review_pr_5'\n"
+        "npq-events: error: refusing stack review-pr-5: its state holds "
+        "gcp:bigquery/dataset:Dataset npq-events-dataset in dataset ecf-bq.npq_events_production, "
+        "not only its own dataset ecf-bq.npq_events_review_pr_5\n"
     )
-    assert standin.calls() == [["version"], *destroy_calls("review-pr-5")[:3]]
+    assert standin.calls() == [["version"], *destroy_calls("review-pr-5")[:2]]
     assert standin.stacks() == ["review-pr-5"]
+
+
+def test_destroy_judges_ownership_from_the_state_not_the_outputs(standin, in_process):
+    """Path 7: a review-pr-N stack whose state holds another dataset and whose outputs are
+    empty (made or imported by hand under a review name) must not be destroyed."""
+    standin.seed("review-pr-6", time.time(), outputs={}, holds="npq_events_staging")
+    code, _out, err = in_process("review", "destroy", "--pr", "6")
+    assert code == 2
+    assert "its state holds gcp:bigquery/dataset:Dataset npq-events-dataset in dataset " in err
+    assert "ecf-bq.npq_events_staging" in err
+    assert standin.stacks() == ["review-pr-6"]
+    assert not any("destroy" in call for call in standin.calls())
 
 
 # -- list and prune --------------------------------------------------------------------------
@@ -390,7 +419,16 @@ def test_list_shows_only_review_stacks(standin, in_process):
         ("review-pr-9", 9, "npq_events_review_pr_9"),
     ]
     assert rows[2]["lastUpdate"] is None and rows[0]["resourceCount"] == 2
-    assert standin.calls() == [["version"], ni("stack", "ls", "--json")]
+    assert [r["holds"] for r in rows] == [
+        ["ecf-bq.npq_events_review_pr_7"],
+        ["ecf-bq.npq_events_review_pr_8"],
+        [],
+    ]
+    assert standin.calls() == [
+        ["version"],
+        ni("stack", "ls", "--json"),
+        *(export_call(f"review-pr-{n}") for n in (7, 8, 9)),
+    ]
 
     code, out, _err = in_process("review", "list")
     assert code == 0
@@ -413,7 +451,12 @@ def test_prune_dry_run_only_prints(standin, in_process):
         "  review-pr-9  age unknown (never updated)",
         "dry run: nothing destroyed",
     ]
-    assert standin.calls() == [["version"], ni("stack", "ls", "--json")]
+    assert standin.calls() == [
+        ["version"],
+        ni("stack", "ls", "--json"),
+        export_call("review-pr-7"),
+        export_call("review-pr-8"),
+    ]
     assert len(standin.stacks()) == 6
 
 
@@ -427,10 +470,35 @@ def test_prune_lists_then_destroys_only_selected_review_stacks(standin, in_proce
     assert standin.calls() == [
         ["version"],
         ni("stack", "ls", "--json"),
+        export_call("review-pr-7"),
+        export_call("review-pr-8"),
         *destroy_calls("review-pr-7"),
         *destroy_calls("review-pr-8"),
     ]
     assert standin.stacks() == ["production", "review", "review-pr-010", "review-pr-9"]
+
+
+def test_prune_dry_run_never_lists_to_destroy_what_destroy_would_refuse(standin, in_process):
+    """Path 7: review list shows what the state holds; prune --dry-run lists a stack whose
+    state holds a foreign dataset as refused, not as one to destroy."""
+    now = time.time()
+    standin.seed("review-pr-3", now - 30 * DAY, outputs={}, holds="npq_events_production")
+    standin.seed("review-pr-4", now - 30 * DAY, {"dataset_id": "npq_events_review_pr_4"})
+    code, out, _err = in_process("review", "list", "--format", "json")
+    assert code == 0
+    holds = {row["stack"]: row["holds"] for row in json.loads(out)["stacks"]}
+    assert holds == {
+        "review-pr-3": ["ecf-bq.npq_events_production"],
+        "review-pr-4": ["ecf-bq.npq_events_review_pr_4"],
+    }
+    code, out, _err = in_process("review", "prune", "--older-than", "14", "--dry-run")
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0] == "review prune: 1 of 2 review stacks to destroy"
+    assert lines[1].startswith("  review-pr-4  last update")
+    assert lines[2] == "refused (not destroyed):"
+    assert lines[3].startswith("  review-pr-3  refusing stack review-pr-3: its state holds")
+    assert len(standin.stacks()) == 2
 
 
 def test_prune_goes_on_after_a_refusal_and_exits_2(standin, in_process):

@@ -442,3 +442,40 @@ def test_a_long_lived_stack_accepts_the_keys_but_grants_nothing():
     settings = load_settings("review", config)
     assert settings.review_iam_members == (SA,)
     assert declare(settings).dataset_iam_grants == ()
+
+
+# -- ownership, from the state ----------------------------------------------------------------
+
+
+DATASET_T = "gcp:bigquery/dataset:Dataset"
+
+
+def _resource(type_: str, name: str, **inputs: object) -> dict:
+    return {"urn": f"urn:pulumi:review-pr-5::npq-analytics::{type_}::{name}", "type": type_,
+            "inputs": inputs, "outputs": {}}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("resource", "expected"),
+    [
+        (
+            _resource(DATASET_T, "d", datasetId="npq_events_staging"),
+            "in dataset npq_events_staging",
+        ),
+        (_resource(DATASET_T, "d", project="other", datasetId="npq_events_review_pr_5"), "other."),
+        (_resource(DATASET_T, "d"), "whose dataset the state does not name"),
+        (_resource("gcp:storage/bucket:Bucket", "b"), "a review stack never declares"),
+    ],
+)
+def test_a_review_stack_holding_anything_but_its_own_dataset_is_refused(resource, expected):
+    own = [
+        _resource("pulumi:pulumi:Stack", "npq-analytics-review-pr-5"),
+        _resource("pulumi:providers:gcp", "default_10_2_0"),
+        _resource(DATASET_T, "d", project="ecf-bq", datasetId="npq_events_review_pr_5"),
+        _resource("gcp:bigquery/table:Table", "t", datasetId="npq_events_review_pr_5"),
+    ]  # fmt: skip
+    assert review.foreign_resources(own, "npq_events_review_pr_5", "ecf-bq") == []
+    (found,) = review.foreign_resources([*own, resource], "npq_events_review_pr_5", "ecf-bq")
+    assert expected in found
+    with pytest.raises(UserError, match="refusing stack review-pr-5: its state holds"):
+        review.check_owned_state("review-pr-5", "npq_events_review_pr_5", "ecf-bq", [resource])

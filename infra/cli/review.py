@@ -97,19 +97,24 @@ def run_destroy(args: argparse.Namespace) -> int:
 
 def run_list(args: argparse.Namespace) -> int:
     root = _project(args)
-    stacks, others = review_automation.list_stacks(review_automation.open_workspace(root))
+    workspace = review_automation.open_workspace(root)
+    stacks, others = review_automation.list_stacks(workspace)
     today = _today()
-    rows = [
-        {
-            "stack": stack.name,
-            "pr": stack.pr,
-            "dataset": review.review_settings(stack.pr, today, root).dataset_id,
-            "lastUpdate": stack.last_update.isoformat() if stack.last_update else None,
-            "resourceCount": stack.resource_count,
-            "updateInProgress": stack.update_in_progress,
-        }
-        for stack in stacks
-    ]
+    rows = []
+    for stack in stacks:
+        settings = review.review_settings(stack.pr, today, root)
+        held = review.held_datasets(review_automation.state_of(workspace, stack.name))
+        rows.append(
+            {
+                "stack": stack.name,
+                "pr": stack.pr,
+                "dataset": settings.dataset_id,
+                "holds": list(held),
+                "lastUpdate": stack.last_update.isoformat() if stack.last_update else None,
+                "resourceCount": stack.resource_count,
+                "updateInProgress": stack.update_in_progress,
+            }
+        )
     if args.format == "json":
         emit_json({"stacks": rows})
         return 0
@@ -117,13 +122,14 @@ def run_list(args: argparse.Namespace) -> int:
     if not rows:
         out.print("no review app stacks")
     else:
-        table = Table("stack", "PR", "dataset", "last update", "resources", box=None)
+        table = Table("stack", "PR", "dataset", "state holds", "last update", "resources", box=None)
         for row, stack in zip(rows, stacks, strict=True):
             when = stack.last_update.strftime("%Y-%m-%d %H:%M") if stack.last_update else "never"
             if stack.update_in_progress:
                 when = "update running"
             count = "-" if stack.resource_count is None else str(stack.resource_count)
-            table.add_row(row["stack"], str(stack.pr), row["dataset"], when, count)
+            holds = ", ".join(row["holds"]) or "nothing"
+            table.add_row(row["stack"], str(stack.pr), row["dataset"], holds, when, count)
         out.print(table)
     if others:
         out.print(f"({len(others)} other stacks of this project are not review stacks: not shown)")
@@ -139,15 +145,31 @@ def run_prune(args: argparse.Namespace) -> int:
     workspace = review_automation.open_workspace(root)
     stacks, _others = review_automation.list_stacks(workspace)
     plan = review.select_for_prune(stacks, closed, days, datetime.now(UTC))
-    expected = {
-        c.stack.name: review.review_settings(c.stack.pr, today, root).dataset_id
-        for c in plan.selected
-    }
+    owners = {c.stack.name: review.review_settings(c.stack.pr, today, root) for c in plan.selected}
+    # Judged before anything is listed as "to destroy": what destroy would refuse is refused.
+    selected, refused = [], []
+    for choice in plan.selected:
+        settings = owners[choice.stack.name]
+        try:
+            review.check_owned_state(
+                choice.stack.name,
+                settings.dataset_id,
+                settings.project,
+                review_automation.state_of(workspace, choice.stack.name),
+            )
+        except UserError as exc:
+            refused.append((choice, str(exc)))
+            continue
+        selected.append(choice)
 
     out, err = console(), console(stderr=True)
-    out.print(f"review prune: {len(plan.selected)} of {len(stacks)} review stacks to destroy")
-    for choice in plan.selected:
+    out.print(f"review prune: {len(selected)} of {len(stacks)} review stacks to destroy")
+    for choice in selected:
         out.print(f"  {choice.stack.name}  {choice.reason}", markup=False)
+    if refused:
+        out.print("refused (not destroyed):")
+        for choice, reason in refused:
+            out.print(f"  {choice.stack.name}  {reason}", markup=False)
     if plan.kept:
         out.print("kept:")
         for choice in plan.kept:
@@ -157,30 +179,34 @@ def run_prune(args: argparse.Namespace) -> int:
         return 0
 
     failures: list[str] = []
+    for choice, reason in refused:
+        failures.append(choice.stack.name)
+        err.print(f"npq-events: error: {reason}", markup=False)
 
     def destroy_one(choice: review.PruneChoice, emit: review_automation.Emit) -> None:
         name = choice.stack.name
+        settings = owners[name]
         try:
-            gone = review_automation.destroy_in(workspace, name, expected[name], emit)
+            gone = review_automation.destroy_in(
+                workspace, name, settings.dataset_id, settings.project, emit
+            )
         except UserError as exc:
             failures.append(name)
             err.print(f"npq-events: error: {exc}", markup=False)
             return
         out.print(f"{name}: {'destroyed and removed' if gone else 'already gone'}", markup=False)
 
-    if err.is_terminal and plan.selected:
+    if err.is_terminal and selected:
         columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn())
         with Progress(*columns, MofNCompleteColumn(), console=err) as progress:
-            task = progress.add_task("pruning", total=len(plan.selected))
-            for choice in plan.selected:
+            task = progress.add_task("pruning", total=len(selected))
+            for choice in selected:
                 progress.update(task, description=f"destroying {choice.stack.name}")
                 destroy_one(choice, _emitter(progress.console))
                 progress.advance(task)
     else:
-        for number, choice in enumerate(plan.selected, start=1):
-            err.print(
-                f"[{number}/{len(plan.selected)}] destroying {choice.stack.name}", markup=False
-            )
+        for number, choice in enumerate(selected, start=1):
+            err.print(f"[{number}/{len(selected)}] destroying {choice.stack.name}", markup=False)
             destroy_one(choice, _emitter(err))
     if failures:
         out.print(f"review prune: {len(failures)} failed: {', '.join(failures)}")

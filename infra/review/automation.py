@@ -103,23 +103,32 @@ def up(pr: int, emit: Emit, today: date, root: Path = ROOT) -> review.ReviewApp:
 def destroy(pr: int, emit: Emit, today: date, root: Path = ROOT) -> bool:
     """Destroy `review-pr-<N>` and remove the stack; False when there was no such stack."""
     name = review.stack_name(pr)
-    expected = review.review_settings(pr, today, root).dataset_id
-    return destroy_in(open_workspace(root), name, expected, emit)
+    settings = review.review_settings(pr, today, root)
+    return destroy_in(open_workspace(root), name, settings.dataset_id, settings.project, emit)
+
+
+def state_of(workspace: auto.LocalWorkspace, name: str) -> list:
+    """The resources the stack's state holds (`pulumi stack export`)."""
+    review.require_review_stack(name)
+    with pulumi_errors(f"reading the state of {name}"):
+        deployment = workspace.export_stack(name).deployment
+    return review.state_resources(deployment)
 
 
 def destroy_in(
-    workspace: auto.LocalWorkspace, name: str, expected_dataset: str, emit: Emit
+    workspace: auto.LocalWorkspace, name: str, expected_dataset: str, project: str, emit: Emit
 ) -> bool:
-    """Destroy one review stack in an open workspace, then `stack rm` it."""
+    """Destroy one review stack in an open workspace, then `stack rm` it.
+
+    Refused unless the stack's state holds only its own dataset and what belongs to it.
+    """
     review.require_review_stack(name)
     with pulumi_errors(f"selecting stack {name}"):
         try:
             stack = auto.Stack.select(name, workspace)
         except auto.StackNotFoundError:
             return False
-    with pulumi_errors(f"reading the outputs of {name}"):
-        outputs = {key: value.value for key, value in stack.outputs().items()}
-    review.check_owned_dataset(name, expected_dataset, outputs)
+    review.check_owned_state(name, expected_dataset, project, state_of(workspace, name))
     with pulumi_errors(f"pulumi destroy of {name}"):
         stack.destroy(on_output=emit, on_error=emit, remove=True)
     return True

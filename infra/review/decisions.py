@@ -24,6 +24,7 @@ from infra.model.stackfiles import (
     review_pr_number,
     review_stack_config,
 )
+from infra.program import resource_types
 
 MAX_PR = 999_999_999
 MAX_DAYS = 3650
@@ -175,17 +176,91 @@ def review_app(
 
 
 def check_owned_dataset(stack: str, expected_dataset: str, outputs: Mapping[str, object]) -> None:
-    """Refuse a review stack whose outputs name another dataset than its own.
-
-    A stack made by hand under a review name could hold any dataset; destroying it would
-    delete that dataset's contents. Outputs without a dataset (never updated) pass.
-    """
+    """Refuse a review stack whose outputs name another dataset than its own (after `up`)."""
     found = outputs.get("dataset_id")
     if found is not None and found != expected_dataset:
         raise UserError(
             f"refusing stack {stack}: its outputs name dataset {found!r}, "
             f"not its own {expected_dataset!r}"
         )
+
+
+# What a review app stack's state may hold: the stack, the gcp provider, the component, and
+# its own dataset with its table and dataset IAM members.
+_BIGQUERY_TYPES = frozenset(
+    {resource_types.DATASET, resource_types.TABLE, resource_types.DATASET_IAM_MEMBER}
+)
+_OWN_TYPES = _BIGQUERY_TYPES | {"pulumi:pulumi:Stack", resource_types.COMPONENT}
+PROVIDER_TYPE_PREFIX = "pulumi:providers:"
+
+
+def state_resources(deployment: Mapping[str, Any] | None) -> list[Mapping[str, Any]]:
+    """The resources of a `pulumi stack export` deployment (version 3), as a list."""
+    resources = (deployment or {}).get("resources") or []
+    return [r for r in resources if isinstance(r, Mapping)]
+
+
+def held_datasets(resources: Iterable[Mapping[str, Any]]) -> tuple[str, ...]:
+    """The datasets a stack's state holds, `project.dataset` (or the id alone), in order."""
+    held = []
+    for resource in resources:
+        if resource.get("type") == resource_types.DATASET:
+            dataset, project = _dataset_of(resource)
+            name = f"{project}.{dataset}" if project and dataset else str(dataset)
+            if name not in held:
+                held.append(name)
+    return tuple(held)
+
+
+def foreign_resources(
+    resources: Iterable[Mapping[str, Any]], expected_dataset: str, project: str
+) -> list[str]:
+    """What a review stack's state holds that is not its own, each as one phrase.
+
+    Ownership is judged from the state (`stack export`), not the outputs: a stack made or
+    imported by hand under a review name can hold any dataset while its outputs are empty,
+    and `destroy` deletes what the state holds. A BigQuery resource whose dataset the state
+    does not say is foreign too (fail closed), and so is any type a review stack never
+    declares.
+    """
+    foreign = []
+    for resource in resources:
+        type_ = str(resource.get("type") or "")
+        name = str(resource.get("urn") or "").rsplit("::", 1)[-1] or type_
+        if type_.startswith(PROVIDER_TYPE_PREFIX):
+            continue
+        if type_ not in _OWN_TYPES:
+            foreign.append(f"{type_} {name}, which a review stack never declares")
+            continue
+        if type_ not in _BIGQUERY_TYPES:
+            continue
+        dataset, owner = _dataset_of(resource)
+        if not isinstance(dataset, str) or not dataset:
+            foreign.append(f"{type_} {name}, whose dataset the state does not name")
+        elif dataset != expected_dataset or (owner is not None and owner != project):
+            where = f"{owner}.{dataset}" if owner else dataset
+            foreign.append(f"{type_} {name} in dataset {where}")
+    return foreign
+
+
+def check_owned_state(
+    stack: str, expected_dataset: str, project: str, resources: Iterable[Mapping[str, Any]]
+) -> None:
+    """Refuse a review stack whose state holds anything but its own dataset and table."""
+    foreign = foreign_resources(resources, expected_dataset, project)
+    if foreign:
+        raise UserError(
+            f"refusing stack {stack}: its state holds {'; '.join(foreign)}, not only its own "
+            f"dataset {project}.{expected_dataset}"
+        )
+
+
+def _dataset_of(resource: Mapping[str, Any]) -> tuple[object, str | None]:
+    outputs = resource.get("outputs") if isinstance(resource.get("outputs"), Mapping) else {}
+    inputs = resource.get("inputs") if isinstance(resource.get("inputs"), Mapping) else {}
+    dataset = outputs.get("datasetId") or inputs.get("datasetId")
+    owner = outputs.get("project") or inputs.get("project")
+    return dataset, owner if isinstance(owner, str) else None
 
 
 # -- list and prune --------------------------------------------------------------------------

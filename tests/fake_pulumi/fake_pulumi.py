@@ -11,6 +11,7 @@ arguments, the same output and the same exit codes as the real CLI of that versi
     stack ls --json                                [{"name", "current", "lastUpdate"?, ...}]
     stack history --json [--show-secrets] [--page-size N --page P] --stack S   newest first
     stack output --json [--show-secrets] --stack S
+    stack export [--show-secrets] --stack S        the deployment, version 3 (apitype)
     stack rm --yes [--force] [--preserve-config] S refuses while resources remain
     config --show-secrets --json --stack S
     config set-all --stack S --plaintext k=v ...   writes Pulumi.S.yaml
@@ -282,6 +283,13 @@ def cmd_stack(args: list[str]) -> int:
         state = backend.load(stack_of(flags, backend))
         fprint_json(dict(sorted(state["outputs"].items())))
         return EXIT_OK
+    if sub == "export":
+        flags = Flags(rest, {"show-secrets"}, {"stack", "file"})
+        if "file" in flags.values:
+            raise CliError("the stand-in prints the export; it writes no --file")
+        stack = stack_of(flags, backend)
+        fprint_json(export(backend, stack, backend.load(stack)))
+        return EXIT_OK
     if sub == "rm":
         flags = Flags(rest, {"yes", "force", "preserve-config", "remove-backups"}, {"stack"})
         stack = flags.values.get("stack") or (flags.positional[0] if flags.positional else "")
@@ -322,6 +330,50 @@ def init_stack(backend: Backend, stack: str, select: bool = True) -> int:
     if select:
         backend.current = stack
     return EXIT_OK
+
+
+def export(backend: Backend, stack: str, state: dict) -> dict:
+    """`stack export`: apitype.UntypedDeployment {version 3, deployment: DeploymentV3} with
+    each resource as apitype.ResourceV3 (urn, custom, id, type, inputs, outputs, parent,
+    protect), as the DIY backend serializes it (pkg/resource/stack/deployment.go). A mock
+    engine's outputs are the inputs it was given plus the id."""
+    project = backend.project
+    by_name = {r["name"]: r for r in state["resources"]}
+
+    def qualified(resource: dict) -> str:
+        parent = by_name.get(resource.get("parent") or "")
+        return (qualified(parent) + "$" if parent else "") + resource["type"]
+
+    def urn(resource: dict) -> str:
+        return f"urn:pulumi:{stack}::{project}::{qualified(resource)}::{resource['name']}"
+
+    stack_urn = f"urn:pulumi:{stack}::{project}::pulumi:pulumi:Stack::{project}-{stack}"
+    resources = []
+    for resource in state["resources"]:
+        custom = "/" in resource["type"] or resource["type"].startswith("pulumi:providers:")
+        entry: dict = {"urn": urn(resource), "custom": custom}
+        inputs = resource.get("inputs") or {}
+        if custom:
+            entry["id"] = resource.get("id") or f"{resource['name']}_id"
+        entry["type"] = resource["type"]
+        if resource["type"] == "pulumi:pulumi:Stack":
+            entry["outputs"] = dict(sorted(state["outputs"].items()))
+        else:
+            entry["inputs"] = inputs
+            entry["outputs"] = resource.get("outputs", {**inputs, "id": entry.get("id")})
+            parent = by_name.get(resource.get("parent") or "")
+            entry["parent"] = urn(parent) if parent else stack_urn
+        if resource.get("protect"):
+            entry["protect"] = True
+        resources.append(entry)
+    return {
+        "version": 3,
+        "deployment": {
+            "manifest": {"time": format_time(now()), "magic": "", "version": VERSION},
+            "secrets_providers": {"type": "passphrase", "state": {"salt": "v1:c3RhbmQtaW4="}},
+            "resources": resources,
+        },
+    }
 
 
 def history_json(update: dict) -> dict:
@@ -459,7 +511,16 @@ def run_program(backend: Backend, stack: str, config: dict[str, str]) -> tuple[l
     resources = [
         {"type": "pulumi:pulumi:Stack", "name": f"{backend.project}-{stack}", "inputs": {}},
         {"type": "pulumi:providers:gcp", "name": "default", "inputs": {}},
-    ] + [{"type": r.type, "name": r.name, "inputs": r.inputs} for r in plan.resources]
+    ] + [
+        {
+            "type": r.type,
+            "name": r.name,
+            "inputs": r.inputs,
+            "parent": r.options.get("parent"),
+            "protect": bool(r.options.get("protect")),
+        }
+        for r in plan.resources
+    ]
     return resources, plan.outputs
 
 
