@@ -46,15 +46,15 @@ def test_triggers_and_outputs(workflow):
 
 
 def test_prune_never_runs_for_a_caller(workflow):
-    # A called workflow checks out the caller's repository unless told otherwise: prune, which
-    # does not, runs only in this repository, where infra-repository is never set.
+    # A called workflow runs in the caller's context: prune runs only in this repository, named
+    # literally (a called workflow cannot read its own name from github.repository).
     condition = " ".join(workflow["jobs"]["prune"]["if"].split())
-    assert condition.startswith("inputs.infra-repository == '' && (")
+    assert condition.startswith("github.repository == 'DFE-Digital/npq-analytics' && (")
     review_app = workflow["jobs"]["review-app"]
     checkout = next(
-        s for s in review_app["steps"] if s.get("uses", "").startswith("actions/checkout")
+        s for s in review_app["steps"] if s.get("uses", "").startswith("actions/checkout@")
     )
-    assert checkout["with"]["repository"] == "${{ inputs.infra-repository || github.repository }}"
+    assert checkout["with"]["repository"] == "DFE-Digital/npq-analytics"
 
 
 def test_google_auth_is_keyless_through_the_setup_action(workflow):
@@ -63,7 +63,8 @@ def test_google_auth_is_keyless_through_the_setup_action(workflow):
     for job in ("review-app", "prune"):
         names = [s.get("uses", "") for s in steps(workflow, job)]
         setup = names.index("./.github/actions/setup")
-        assert names.index("actions/checkout@v5") < setup  # the setup action comes from it
+        checkout = next(i for i, u in enumerate(names) if u.startswith("actions/checkout@"))
+        assert checkout < setup  # the setup action comes from it
         assert set(steps(workflow, job)[setup]["with"]) == {
             "workload_identity_provider",
             "service_account",
@@ -131,7 +132,12 @@ def test_anything_else_stops_the_job(workflow, tmp_path, env):
 
 
 def test_every_npq_events_command_in_it_parses(workflow):
-    samples = {"$ACTION": "up", "$PR": "42", '"${args[@]}"': "--older-than 14 --closed 3,4"}
+    samples = {
+        "$ACTION": "up",
+        "$PR": "42",
+        '"${args[@]}"': "--older-than 14 --closed 3,4",
+        "2>&1": "",  # a redirection, not an argument
+    }
     commands = []
     for job in workflow["jobs"].values():
         for step in job["steps"]:
