@@ -997,7 +997,7 @@ def test_drift_opens_one_issue_then_comments_on_it(tmp_path):
     assert created[0]["params"]["title"] == TITLE
     assert created[0]["params"]["labels"] == ["drift"]
     assert "| `staging` | **drift** |" in created[0]["params"]["body"]
-    assert 'docs/pipelines.md, "When the drift issue opens"' in created[0]["params"]["body"]
+    assert 'docs/drift.md, "When the drift issue opens"' in created[0]["params"]["body"]
 
     open_issue = {"number": 5, "title": TITLE, "state": "open", "user": BOT}
     calls = github_script("drift.yml", TRACK, tmp_path, {"issues": [open_issue]}, env)

@@ -6,7 +6,7 @@
 //       ISSUE_LABEL: drift               added when the label exists
 //       CHECK_CLEAN: "true"              only "true" counts as clean: empty means a step before failed
 //       REPORT_FILE: drift/report.md     the body's findings (cut at 25000 characters)
-//       RUNBOOK: 'docs/pipelines.md, "When the drift issue opens"'
+//       RUNBOOK: 'docs/drift.md, "When the drift issue opens"'
 //     with:
 //       script: await require('./.github/scripts/tracking-issue.cjs')({ github, context, core })
 //
