@@ -113,7 +113,8 @@ def lock_pins() -> dict[str, tuple[str, int]]:
 def test_workflows_the_setup_action_and_dependabot_match_githubs_schemas():
     files = sorted(str(p) for p in WORKFLOWS.glob("*.yml"))
     assert {Path(f).name for f in files} >= {
-        "ci.yml", "preview.yml", "deploy.yml", "deploy-stack.yml", "drift.yml", "review-apps.yml"
+        "ci.yml", "preview.yml", "deploy.yml", "deploy-stack.yml", "drift.yml", "review-apps.yml",
+        "review-apps-prune.yml",
     }  # fmt: skip
     for schema, targets in (
         ("vendor.github-workflows", files),
@@ -223,30 +224,36 @@ def test_a_review_apps_caller_chooses_only_the_action_and_the_pull_request():
     assert set(call["inputs"]) == {"action", "pr"}
     assert set(call.get("secrets", {})) <= {"PULUMI_CONFIG_PASSPHRASE"}
     assert all(not s["required"] for s in call.get("secrets", {}).values())
-    for name, job in document["jobs"].items():
-        checkout = next(s for s in steps(job) if s.get("uses", "").startswith("actions/checkout@"))
-        assert checkout["with"]["repository"] == THIS_REPOSITORY, name
-        assert checkout["with"]["ref"] == "main", name
-        setup = next(s for s in steps(job) if s.get("uses") == "./.github/actions/setup")
-        assert setup["with"] == {
-            key: f"${{{{ steps.identity.outputs.{key} }}}}"
-            for key in ("workload_identity_provider", "service_account")
-        }, name
-        names = [s.get("uses") or s.get("id") for s in steps(job)]
-        assert names.index("identity") < names.index("./.github/actions/setup"), name
+    # The code, the identity and the backend are this repository's, in both review workflows.
+    for name in ("review-apps.yml", "review-apps-prune.yml"):
+        document = workflow(name)
+        for job_id, job in document["jobs"].items():
+            checkout = next(
+                s for s in steps(job) if s.get("uses", "").startswith("actions/checkout@")
+            )
+            assert checkout["with"]["repository"] == THIS_REPOSITORY, (name, job_id)
+            assert checkout["with"]["ref"] == "main", (name, job_id)
+            setup = next(s for s in steps(job) if s.get("uses") == "./.github/actions/setup")
+            assert setup["with"] == {
+                key: f"${{{{ steps.identity.outputs.{key} }}}}"
+                for key in ("workload_identity_provider", "service_account")
+            }, (name, job_id)
+            names = [s.get("uses") or s.get("id") for s in steps(job)]
+            assert names.index("identity") < names.index("./.github/actions/setup"), name
+        assert "PULUMI_BACKEND_URL" not in document["env"], name
     # The caller's variables never reach the identity or the backend.
     text = (WORKFLOWS / "review-apps.yml").read_text()
-    assert re.findall(r"vars\.(\w+)", text) == ["NPQ_APP_REPOSITORY"]
-    assert "PULUMI_BACKEND_URL" not in document["env"]
+    assert re.findall(r"vars\.(\w+)", text) == []
     assert "PULUMI_ACCESS_TOKEN" not in text
+    prune_vars = re.findall(r"vars\.(\w+)", (WORKFLOWS / "review-apps-prune.yml").read_text())
+    assert prune_vars == ["NPQ_APP_REPOSITORY"]
 
 
 def test_this_repository_is_named_literally_wherever_review_apps_tells_a_caller_from_itself():
-    document = workflow("review-apps.yml")
-    review_app = " ".join(document["jobs"]["review-app"]["if"].split())
-    prune = " ".join(document["jobs"]["prune"]["if"].split())
+    review_app = " ".join(workflow("review-apps.yml")["jobs"]["review-app"]["if"].split())
+    prune = workflow("review-apps-prune.yml")["jobs"]["prune"]["if"]
     assert review_app.startswith(f"(github.repository != '{THIS_REPOSITORY}' || ")
-    assert prune.startswith(f"github.repository == '{THIS_REPOSITORY}' && (")
+    assert prune == f"github.repository == '{THIS_REPOSITORY}'"
     assert THIS_REPOSITORY in DOCS.read_text()
 
 
@@ -310,7 +317,8 @@ def test_docs_confine_each_account_by_its_own_workload_identity_user_binding():
     # The IAM condition that keeps the review apps' account to review datasets.
     assert 'resource.name.startsWith("projects/ecf-bq/datasets/npq_events_review_pr_")' in docs
     assert "attribute.job_workflow_ref" in docs
-    assert f"{THIS_REPOSITORY}/.github/workflows/review-apps.yml@refs/heads/main" in docs
+    for name in ("review-apps.yml", "review-apps-prune.yml"):
+        assert f"{THIS_REPOSITORY}/.github/workflows/{name}@refs/heads/main" in docs, name
     for subject in (
         "repo:DFE-Digital/npq-analytics:environment:staging",
         "repo:DFE-Digital/npq-analytics:environment:production",
@@ -562,7 +570,7 @@ def test_a_gcpkms_secrets_provider_needs_no_passphrase_anywhere():
 
 
 def test_a_failed_prune_opens_a_tracking_issue_like_drift():
-    prune = workflow("review-apps.yml")["jobs"]["prune"]
+    prune = workflow("review-apps-prune.yml")["jobs"]["prune"]
     assert prune["permissions"]["issues"] == "write"
     track = steps(prune)[-1]
     assert track["if"] == "${{ !cancelled() }}"
@@ -1042,7 +1050,7 @@ def test_a_failed_prune_opens_its_own_issue(tmp_path):
     report.write_text("`npq-events review prune --older-than 14` exited 2:\n")
     drift_issue = {"number": 5, "title": TITLE, "state": "open", "user": BOT}
     calls = github_script(
-        "review-apps.yml",
+        "review-apps-prune.yml",
         TRACK,
         tmp_path,
         {"issues": [drift_issue]},
