@@ -1,4 +1,4 @@
-""".github/workflows/review-apps.yml: valid, keyless, and its shell steps do what it says."""
+"""review-apps.yml and review-apps-prune.yml: valid, keyless, and their steps do what they say."""
 
 from __future__ import annotations
 
@@ -16,11 +16,17 @@ from infra.cli.main import build_parser
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKFLOW = ROOT / ".github" / "workflows" / "review-apps.yml"
+PRUNE = ROOT / ".github" / "workflows" / "review-apps-prune.yml"
 
 
 @pytest.fixture(scope="module")
 def workflow() -> dict:
     return yaml.safe_load(WORKFLOW.read_text())
+
+
+@pytest.fixture(scope="module")
+def prune() -> dict:
+    return yaml.safe_load(PRUNE.read_text())
 
 
 def steps(workflow: dict, job: str) -> list[dict]:
@@ -30,7 +36,7 @@ def steps(workflow: dict, job: str) -> list[dict]:
 def test_valid_against_the_github_workflow_schema():
     checker = Path(sys.executable).parent / "check-jsonschema"
     result = subprocess.run(
-        [str(checker), "--builtin-schema", "vendor.github-workflows", str(WORKFLOW)],
+        [str(checker), "--builtin-schema", "vendor.github-workflows", str(WORKFLOW), str(PRUNE)],
         capture_output=True,
         text=True,
         check=False,
@@ -38,33 +44,48 @@ def test_valid_against_the_github_workflow_schema():
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_triggers_and_outputs(workflow):
+def test_triggers_and_outputs(workflow, prune):
     on = workflow[True]  # YAML 1.1 reads the key `on` as a boolean
-    assert set(on) == {"workflow_call", "workflow_dispatch", "schedule"}
+    assert set(on) == {"workflow_call", "workflow_dispatch"}
     assert set(on["workflow_call"]["outputs"]) == {"project", "dataset", "table", "table_ref"}
+    assert set(prune[True]) == {"schedule", "workflow_dispatch"}
+
+
+def test_a_caller_need_grant_no_more_than_an_identity_token(workflow):
+    # GitHub refuses to start a called workflow any of whose jobs asks for a permission the
+    # caller did not grant, even a job it would skip: so the prune (issues: write) lives in a
+    # workflow of its own, and this one asks for what the caller's example grants.
     assert workflow["permissions"] == {"contents": "read", "id-token": "write"}
+    assert [job.get("permissions") for job in workflow["jobs"].values()] == [None]
 
 
-def test_prune_never_runs_for_a_caller(workflow):
-    # A called workflow checks out the caller's repository unless told otherwise: prune, which
-    # does not, runs only in this repository, where infra-repository is never set.
-    condition = " ".join(workflow["jobs"]["prune"]["if"].split())
-    assert condition.startswith("inputs.infra-repository == '' && (")
+def test_prune_runs_only_in_this_repository_at_main(prune):
+    assert prune["jobs"]["prune"]["if"] == "github.repository == 'DFE-Digital/npq-analytics'"
+    checkout = next(
+        s for s in steps(prune, "prune") if s.get("uses", "").startswith("actions/checkout@")
+    )
+    assert checkout["with"]["repository"] == "DFE-Digital/npq-analytics"
+    assert checkout["with"]["ref"] == "main"
+
+
+def test_the_caller_gets_this_repository_not_its_own(workflow):
     review_app = workflow["jobs"]["review-app"]
     checkout = next(
-        s for s in review_app["steps"] if s.get("uses", "").startswith("actions/checkout")
+        s for s in review_app["steps"] if s.get("uses", "").startswith("actions/checkout@")
     )
-    assert checkout["with"]["repository"] == "${{ inputs.infra-repository || github.repository }}"
+    assert checkout["with"]["repository"] == "DFE-Digital/npq-analytics"
 
 
-def test_google_auth_is_keyless_through_the_setup_action(workflow):
-    text = WORKFLOW.read_text()
-    assert "credentials_json" not in text and "GOOGLE_CREDENTIALS" not in text
-    for job in ("review-app", "prune"):
-        names = [s.get("uses", "") for s in steps(workflow, job)]
+def test_google_auth_is_keyless_through_the_setup_action(workflow, prune):
+    for path in (WORKFLOW, PRUNE):
+        text = path.read_text()
+        assert "credentials_json" not in text and "GOOGLE_CREDENTIALS" not in text
+    for document, job in ((workflow, "review-app"), (prune, "prune")):
+        names = [s.get("uses", "") for s in steps(document, job)]
         setup = names.index("./.github/actions/setup")
-        assert names.index("actions/checkout@v5") < setup  # the setup action comes from it
-        assert set(steps(workflow, job)[setup]["with"]) == {
+        checkout = next(i for i, u in enumerate(names) if u.startswith("actions/checkout@"))
+        assert checkout < setup  # the setup action comes from it
+        assert set(steps(document, job)[setup]["with"]) == {
             "workload_identity_provider",
             "service_account",
         }
@@ -130,10 +151,15 @@ def test_anything_else_stops_the_job(workflow, tmp_path, env):
     assert code == 2 and values == {}
 
 
-def test_every_npq_events_command_in_it_parses(workflow):
-    samples = {"$ACTION": "up", "$PR": "42", '"${args[@]}"': "--older-than 14 --closed 3,4"}
+def test_every_npq_events_command_in_them_parses(workflow, prune):
+    samples = {
+        "$ACTION": "up",
+        "$PR": "42",
+        '"${args[@]}"': "--older-than 14 --closed 3,4",
+        "2>&1": "",  # a redirection, not an argument
+    }
     commands = []
-    for job in workflow["jobs"].values():
+    for job in [*workflow["jobs"].values(), *prune["jobs"].values()]:
         for step in job["steps"]:
             for line in step.get("run", "").splitlines():
                 for match in re.finditer(r"venv/bin/npq-events ([^|)]+)", line):

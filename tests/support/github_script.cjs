@@ -3,8 +3,9 @@
 //   node github_script.cjs SCRIPT_FILE STATE_FILE
 //
 // STATE_FILE holds {"comments": [...], "issues": [...], "context": {...}, "failLabels": bool}:
-// what the API lists. The script runs as github-script runs it (an async function of github,
-// context, core and require); the calls it made are printed as JSON. Only the calls the
+// what the API lists. The script runs as actions/github-script v8 runs it: an async function of
+// github, context, core and require, where require resolves a relative path from the working
+// directory (the workspace). The calls it made are printed as JSON. Only the calls the
 // workflows use are answered, each in the shape the REST API returns.
 const fs = require("node:fs");
 
@@ -50,9 +51,13 @@ const context = {
   ...(state.context || {}),
 };
 
+const path = require("node:path");
+const workspaceRequire = (id) =>
+  require(id.startsWith("./") || id.startsWith("../") ? path.resolve(process.cwd(), id) : id);
+
 const AsyncFunction = Object.getPrototypeOf(async () => {}).constructor;
 const run = new AsyncFunction("github", "context", "core", "require", fs.readFileSync(scriptFile, "utf8"));
-run(github, context, core, require)
+run(github, context, core, workspaceRequire)
   .then(() => process.stdout.write(JSON.stringify(calls)))
   .catch((error) => {
     process.stderr.write(String(error && error.stack ? error.stack : error));
