@@ -8,26 +8,21 @@ hides another's result, and whatever goes wrong becomes that stack's one-line er
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import google.auth.exceptions
-import requests
 from google.api_core import exceptions as api_exceptions
 
 from infra.bigquery.client import DEFAULT_DEADLINES, Deadlines, make_client
-from infra.errors import UserError
+from infra.errors import BadInput, UserError, explain, one_line
 from infra.model.declared import Declaration, declare
-from infra.model.settings import ConfigError
-from infra.model.stackfiles import ROOT, StackFileError, settings_for
+from infra.model.stackfiles import ROOT, settings_for
 from infra.rules.verify import StackResult, compare, error_result
 
 MAX_WORKERS = 64
-_ERRNO_RE = re.compile(r"\[Errno -?[0-9]+\] ([^'\")\]]+)")
 
 
 @dataclass(frozen=True)
@@ -43,7 +38,7 @@ def load_target(stack: str, stack_dir: Path = ROOT) -> Target:
     """The stack's declaration from its stack file, or the one-line reason it has none."""
     try:
         return Target(stack, declaration=declare(settings_for(stack, stack_dir)))
-    except (ConfigError, StackFileError) as exc:
+    except BadInput as exc:  # an unreadable stack file, or a config value not accepted
         return Target(stack, config_error=str(exc))
 
 
@@ -66,7 +61,7 @@ def check_stack(
         return error_result(target.stack, None, target.config_error or "no declaration")
     table_ref = declaration.table.ref
     try:
-        client = make_client(declaration.dataset.project, api_endpoint, env)
+        client = make_client(declaration.dataset.project, api_endpoint, env, deadlines)
     except UserError as exc:
         return error_result(target.stack, table_ref, str(exc))
     try:
@@ -96,7 +91,7 @@ def check_stack(
             target.stack,
             table_ref,
             f"the answer for {declaration.dataset.ref} or {table_ref} is not in BigQuery's "
-            f"shape ({type(exc).__name__}: {_first_line(exc)})",
+            f"shape ({type(exc).__name__}: {one_line(exc)})",
         )
 
 
@@ -122,7 +117,11 @@ def check_all(
             for index, target in enumerate(targets)
         }
         for future in as_completed(futures):
-            result = future.result()
+            try:
+                result = future.result()
+            except Exception as exc:  # a bug in one stack's check never hides the others
+                stack = targets[futures[future]].stack
+                result = error_result(stack, None, f"internal error: {explain(exc).message}")
             results[futures[future]] = result
             if on_done is not None:
                 on_done(result)
@@ -140,62 +139,8 @@ def _fetch(get: Callable, ref: str, deadlines: Deadlines) -> dict | None:
 
 def describe_error(exc: BaseException, deadlines: Deadlines = DEFAULT_DEADLINES) -> str:
     """One line saying why a stack could not be checked (never a credential)."""
-    if isinstance(exc, api_exceptions.RetryError):
-        cause = exc.cause
-        reason = describe_error(cause, deadlines) if cause is not None else "no answer"
-        return f"gave up after retrying for {_retry_deadline(deadlines)}: {reason}"
-    if isinstance(exc, api_exceptions.Unauthorized | api_exceptions.Forbidden):
-        return (
-            f"access refused: BigQuery answered {exc.code} {_reason(exc)} "
-            "(check the credentials and their roles on the dataset)"
-        )
-    if isinstance(exc, api_exceptions.GoogleAPICallError):
-        return f"BigQuery answered {exc.code} {_reason(exc)}"
-    if isinstance(exc, requests.exceptions.Timeout):
-        return f"no answer within the {deadlines.timeout:g}s deadline"
-    if isinstance(exc, requests.exceptions.ConnectionError):
-        return f"cannot reach BigQuery{_where(exc)}: {_connection_reason(exc)}"
-    if isinstance(exc, google.auth.exceptions.TransportError):
-        return f"cannot get an access token: {_connection_reason(exc)}"
-    if isinstance(exc, google.auth.exceptions.GoogleAuthError):
-        first = exc.args[0] if exc.args and isinstance(exc.args[0], str) else exc
-        return f"credentials refused: {_first_line(first)}"
-    if isinstance(exc, UserError | ConfigError | StackFileError):
-        return str(exc)
-    return f"{type(exc).__name__}: {_first_line(exc)}"
+    return explain(exc, retry_seconds=_retry_deadline(deadlines)).message
 
 
-def _reason(exc: api_exceptions.GoogleAPICallError) -> str:
-    message = _first_line(exc.message) if exc.message else ""
-    # The client prefixes the method and URL; the server's own words are enough.
-    if ": " in message and message.split(" ", 1)[0] in ("GET", "POST", "PATCH"):
-        message = message.split(": ", 1)[1]
-    name = type(exc).__name__
-    return f"{name}: {message}" if message else name
-
-
-def _where(exc: requests.exceptions.RequestException) -> str:
-    url = getattr(exc.request, "url", None) if exc.request is not None else None
-    if not url:
-        return ""
-    parts = urlsplit(url)
-    return f" at {parts.scheme}://{parts.netloc}"
-
-
-def _connection_reason(exc: BaseException) -> str:
-    """The operating system's reason (connection refused, name not known), not urllib3's story."""
-    match = _ERRNO_RE.search(str(exc))
-    return match[1].strip() if match else _first_line(exc)
-
-
-def _retry_deadline(deadlines: Deadlines) -> str:
-    seconds = getattr(deadlines.retry, "timeout", None) or getattr(
-        deadlines.retry, "deadline", None
-    )
-    return f"{seconds:g}s" if seconds else "the retry deadline"
-
-
-def _first_line(value: object) -> str:
-    text = str(value).strip()
-    line = text.splitlines()[0] if text else ""
-    return line[:300]
+def _retry_deadline(deadlines: Deadlines) -> float | None:
+    return getattr(deadlines.retry, "timeout", None) or getattr(deadlines.retry, "deadline", None)

@@ -9,7 +9,6 @@ Pulumi failures become one-line UserErrors (exit 2); Pulumi's own output streams
 
 from __future__ import annotations
 
-import re
 import shutil
 import subprocess
 from collections.abc import Callable, Iterator
@@ -19,7 +18,7 @@ from pathlib import Path
 
 from pulumi import automation as auto
 
-from infra.errors import UserError
+from infra.errors import UserError, explain, one_line, pulumi_command_line
 from infra.model.settings import load_settings
 from infra.model.stackfiles import ROOT
 from infra.review import decisions as review
@@ -37,9 +36,9 @@ def open_workspace(root: Path = ROOT) -> auto.LocalWorkspace:
     try:
         return auto.LocalWorkspace(work_dir=str(root))
     except auto.InvalidVersionError as exc:
-        raise UserError(f"the Pulumi CLI cannot be used: {_first_line(str(exc))}") from None
+        raise UserError(explain(exc).message) from None
     except (OSError, subprocess.CalledProcessError) as exc:
-        raise UserError(f"`{PULUMI} version` failed: {_first_line(str(exc))}") from None
+        raise UserError(f"`{PULUMI} version` failed: {one_line(exc, '(no message)')}") from None
 
 
 @contextmanager
@@ -47,28 +46,15 @@ def pulumi_errors(doing: str) -> Iterator[None]:
     """Turn a failed Pulumi command into one line naming what was being done."""
     try:
         yield
-    except auto.ConcurrentUpdateError:
-        raise UserError(f"{doing}: the stack is locked by another update; retry later") from None
-    except auto.CommandError as exc:
-        raise UserError(f"{doing} failed: {command_error_line(exc)}") from None
-    except OSError as exc:  # the CLI vanished or cannot be run
-        raise UserError(f"{doing} failed: {_first_line(str(exc))}") from None
+    except auto.ConcurrentUpdateError as exc:
+        raise UserError(f"{doing}: {explain(exc).message}") from None
+    except (auto.CommandError, OSError) as exc:  # OSError: the CLI vanished or cannot be run
+        raise UserError(f"{doing} failed: {explain(exc).message}") from None
 
 
 def command_error_line(exc: auto.CommandError) -> str:
-    """The line of a CommandError worth showing: Pulumi's first `error:` line, with its code.
-
-    The SDK keeps only the text "\\n code: N\\n stdout: ...\\n stderr: ..." of the result.
-    """
-    text = str(exc)
-    code = re.search(r"^ code: (-?[0-9]+)$", text, re.MULTILINE)
-    stdout, _, stderr = text.partition("\n stderr: ")
-    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
-    out_lines = [line.strip() for line in stdout.splitlines() if line.strip()]
-    errors = [line for line in lines if line.startswith("error:")]
-    errors += [line for line in out_lines if line.startswith("error:")]
-    shown = (errors or lines or ["(no message)"])[0]
-    return f"{shown} (pulumi exit {code[1] if code else '?'})"
+    """The line of a CommandError worth showing: Pulumi's first `error:` line, with its code."""
+    return pulumi_command_line(str(exc))
 
 
 def up(pr: int, emit: Emit, today: date, root: Path = ROOT) -> review.ReviewApp:
@@ -141,7 +127,3 @@ def list_stacks(
     with pulumi_errors("listing stacks"):
         summaries = workspace.list_stacks()
     return review.review_stacks(summaries)
-
-
-def _first_line(text: str) -> str:
-    return next((line.strip() for line in text.splitlines() if line.strip()), "(no message)")
