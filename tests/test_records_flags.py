@@ -8,13 +8,38 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from infra.bigquery.bytesize import human, parse_bytes
-from infra.bigquery.records import MAX_LIMIT, parse_limit
-from infra.bigquery.window import parse_when, parse_window
+from infra.bigquery.bytesize import human
+from infra.bigquery.records import MAX_LIMIT
+from infra.cli.main import build_parser
+from infra.cli.records import _window
 from infra.errors import EXIT_USAGE, UserError
 from tests.conftest import run_cli
 
 NOW = datetime(2026, 11, 27, 10, 30, 15, tzinfo=UTC)
+
+
+def parsed(**flags: str):
+    """`npq-events records --stack staging --FLAG=VALUE...` as its parser reads them (UserError
+    for a value it refuses). `--FLAG=VALUE`, as a value may start with '-'."""
+    args = [f"--{flag.replace('_', '-')}={value}" for flag, value in flags.items()]
+    return build_parser("records").parse_args(["records", "--stack", "staging", *args])
+
+
+def parse_when(flag: str, value: str, now: datetime) -> datetime:
+    return getattr(parsed(**{flag[2:]: value}), flag[2:]).at(now, end=flag == "--until")
+
+
+def parse_window(since: str | None, until: str | None, now: datetime):
+    args = parsed(**({"since": since} if since else {}), **({"until": until} if until else {}))
+    return _window(args.since, args.until, now)
+
+
+def parse_bytes(flag: str, value: str) -> int:
+    return parsed(max_bytes=value).max_bytes
+
+
+def parse_limit(value: str) -> int:
+    return parsed(limit=value).limit
 
 
 @pytest.mark.parametrize(

@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from infra.cli.main import build_parser
 from infra.errors import UserError
 from infra.model.declared import declare
 from infra.model.settings import ConfigError, load_settings
@@ -28,12 +29,29 @@ TODAY = date(2025, 1, 2)
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 
 
+def _review(*args: str):
+    """`npq-events review ARGS` as its parser reads them: UserError for a refused value."""
+    return build_parser("review").parse_args(["review", *args])
+
+
+def parse_pr(text: str) -> int:
+    return _review("up", f"--pr={text}").pr
+
+
+def parse_closed(text: str) -> frozenset[int]:
+    return _review("prune", f"--closed={text}").closed
+
+
+def parse_days(text: str) -> int:
+    return _review("prune", f"--older-than={text}").older_than
+
+
 # -- pull request numbers and stack names ----------------------------------------------------
 
 
 @pytest.mark.parametrize("text", ["1", "42", "999999999"])
 def test_pr_numbers_accepted(text):
-    assert review.parse_pr(text) == int(text)
+    assert parse_pr(text) == int(text)
     assert review.stack_name(int(text)) == f"review-pr-{text}"
 
 
@@ -60,7 +78,7 @@ def test_pr_numbers_accepted(text):
 )
 def test_pr_numbers_refused_with_one_line(text):
     with pytest.raises(UserError) as caught:
-        review.parse_pr(text)
+        parse_pr(text)
     message = str(caught.value)
     assert "\n" not in message and repr(text) in message and "1 to 999999999" in message
     assert caught.value.exit_code == 2
@@ -69,7 +87,7 @@ def test_pr_numbers_refused_with_one_line(text):
 @given(st.text(max_size=12))
 def test_any_accepted_pr_text_names_exactly_its_stack(text):
     try:
-        pr = review.parse_pr(text)
+        pr = parse_pr(text)
     except UserError:
         assert not (text.isascii() and text.isdigit() and text[0] != "0" and len(text) <= 9)
         return
@@ -139,28 +157,28 @@ def test_stack_name_refuses_bools_and_non_integers():
     ("text", "expected"), [("12", {12}), ("12,15,12", {12, 15}), ("7,999999999", {7, 999999999})]
 )
 def test_closed_lists(text, expected):
-    assert review.parse_closed(text) == frozenset(expected)
+    assert parse_closed(text) == frozenset(expected)
 
 
 @pytest.mark.parametrize("text", ["", ",", "12,", "12, 15", "12;15", "production", "0,1"])
 def test_closed_lists_refused(text):
     with pytest.raises(UserError):
-        review.parse_closed(text)
+        parse_closed(text)
 
 
 @pytest.mark.parametrize(("text", "ok"), [("1", True), ("14", True), ("3650", True), ("0", False)])
 def test_days(text, ok):
     if ok:
-        assert review.parse_days(text) == int(text)
+        assert parse_days(text) == int(text)
     else:
         with pytest.raises(UserError):
-            review.parse_days(text)
+            parse_days(text)
 
 
 @pytest.mark.parametrize("text", ["3651", "-1", "1.5", " 14", "14d", ""])
 def test_days_refused(text):
     with pytest.raises(UserError, match="--older-than"):
-        review.parse_days(text)
+        parse_days(text)
 
 
 # -- the config a review stack gets ----------------------------------------------------------
@@ -356,7 +374,7 @@ def test_prune_combines_both_and_keeps_running_updates():
 
 
 def test_prune_needs_a_criterion_and_refuses_other_stacks():
-    with pytest.raises(UserError, match="--closed"):
+    with pytest.raises(UserError, match="by closed pull requests, by age, or both"):
         review.select_for_prune([stack(1, 30)])
     forged = review.ReviewStack("production", 1, NOW - timedelta(days=99), 5, False)
     with pytest.raises(UserError, match="refusing stack 'production'"):

@@ -1,16 +1,16 @@
-"""Byte counts as people write them (--max-bytes 1GB) and as they read them (3.4 MB)."""
+"""Byte counts as people write them (1GB, 10GiB) and as they read them (3.4 MB)."""
 
 from __future__ import annotations
 
 import re
 from decimal import Decimal
 
-from infra.errors import UserError
+from infra.errors import InvalidValue
 
 _DECIMAL = {"": 1, "B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12, "PB": 10**15}
 _BINARY = {"KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40, "PIB": 2**50}
 _UNITS = {**_DECIMAL, **_BINARY}
-_SIZE_RE = re.compile(r"^([0-9]+(?:\.[0-9]+)?)\s*([A-Za-z]*)$")
+_SIZE_RE = re.compile(r"([0-9]+(?:\.[0-9]+)?)\s*([A-Za-z]*)")
 # BigQuery's maximumBytesBilled is an int64: a larger ceiling passes a dry run, then BigQuery
 # refuses the query itself.
 MAX_BYTES = 2**63 - 1
@@ -20,19 +20,19 @@ ACCEPTED = (
 )
 
 
-def parse_bytes(flag: str, value: str) -> int:
-    """A size such as `1GB` as a whole number of bytes, or UserError naming flag and value."""
-    match = _SIZE_RE.match(value.strip())
+def parse_bytes(value: str) -> int:
+    """A size such as `1GB` as a whole number of bytes, or InvalidValue saying what is taken."""
+    match = _SIZE_RE.fullmatch(value.strip()) if value.isascii() else None
     unit = match[2].upper() if match else ""
     if match is None or unit not in _UNITS or (not unit and "." in match[1]):
-        raise UserError(f"{flag} {value!r} is not accepted: give {ACCEPTED}")
+        raise InvalidValue(f"is not accepted: give {ACCEPTED}")
     size = int(Decimal(match[1]) * _UNITS[unit])  # exact, unlike a float
     if size < 1:
-        raise UserError(f"{flag} {value!r} is not accepted: give {ACCEPTED}")
+        raise InvalidValue(f"is not accepted: give {ACCEPTED}")
     if size > MAX_BYTES:
-        raise UserError(
-            f"{flag} {value!r} is not accepted: at most {MAX_BYTES} bytes "
-            f"({human(MAX_BYTES)}), the most BigQuery takes"
+        raise InvalidValue(
+            f"is not accepted: at most {MAX_BYTES} bytes ({human(MAX_BYTES)}), the most "
+            "BigQuery takes"
         )
     return size
 

@@ -21,7 +21,7 @@ from google.cloud import bigquery
 
 from infra.bigquery.client import DEFAULT_DEADLINES, Deadlines
 from infra.bigquery.window import Window
-from infra.errors import UserError
+from infra.errors import UnexpectedAnswer
 from infra.model import schema
 from infra.model.declared import TableSpec
 from infra.model.schema import quote_identifier
@@ -53,7 +53,7 @@ SHOWN: tuple[str, ...] = (
     schema.HIDDEN_DATA,
 )
 # The declaration's settings validate each part; this only guards the quoting below.
-_REF_RE = re.compile(r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_]+\.[A-Za-z0-9_]+$")
+_REF_RE = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_]+\.[A-Za-z0-9_]+")
 
 
 @dataclass(frozen=True)
@@ -76,19 +76,9 @@ class Query:
     parameters: tuple[bigquery.ScalarQueryParameter | bigquery.ArrayQueryParameter, ...]
 
 
-def parse_limit(value: str) -> int:
-    """--limit as a whole number from 1 to MAX_LIMIT, or UserError."""
-    text = value.strip()
-    if not text.isdigit() or not 1 <= int(text) <= MAX_LIMIT:
-        raise UserError(
-            f"--limit {value!r} is not accepted: give a whole number from 1 to {MAX_LIMIT}"
-        )
-    return int(text)
-
-
 def build_query(table: TableSpec, filters: Filters) -> Query:
     """The parameterised SELECT for the filters against the declared table."""
-    if not _REF_RE.match(table.ref):
+    if not _REF_RE.fullmatch(table.ref):
         raise ValueError(f"table reference {table.ref!r} is not a plain project.dataset.table")
     time_column = quote_identifier(table.partition_field)
     columns = []
@@ -148,7 +138,14 @@ def dry_run(
         timeout=deadlines.timeout,
         job_retry=NO_JOB_RETRY,
     )
-    return int(job.total_bytes_processed or 0)
+    processed = job.total_bytes_processed
+    if processed is None:
+        # Never "0 bytes": a ceiling must not be passed by an answer that leaves the cost out.
+        raise UnexpectedAnswer(
+            "the dry run's answer gives no byte count (totalBytesProcessed), so the query's "
+            "cost is unknown; it was not run"
+        )
+    return int(processed)
 
 
 def run(

@@ -9,11 +9,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from rich.console import Console
-from rich.markup import escape
 
 from infra.bigquery import emulator, local
-from infra.cli.output import console, emit_json
-from infra.errors import EXIT_FINDINGS, EXIT_OK
+from infra.cli import options
+from infra.cli.output import console, emit_json, shown
+from infra.errors import EXIT_FINDINGS, EXIT_OK, UserError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -33,66 +33,62 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "table in it and load sample events spread over the last days. Running it again is "
         "harmless; with another --stack it loads that stack too.",
     )
-    start.add_argument(
-        "--stack",
+    options.add_stack(
+        start,
+        f"stack whose declaration to create (default {local.DEFAULT_STACK})",
+        required=False,
         default=local.DEFAULT_STACK,
-        help=f"stack whose declaration to create (default {local.DEFAULT_STACK})",
     )
     start.add_argument(
         "--port",
-        type=int,
-        default=emulator.DEFAULT_PORT,
+        type=options.typed("--port", options.whole_number(1, 65535)),
         help=f"loopback port for its REST API (default {emulator.DEFAULT_PORT})",
     )
     start.set_defaults(run=run_up)
     stop = actions.add_parser("down", help="stop it and delete its data")
     stop.set_defaults(run=run_down)
     show = actions.add_parser("status", help="say whether it runs (exit 0) or not (exit 1)")
-    show.add_argument("--format", choices=("text", "json"), default="text")
+    options.add_format(show, ("text", "json"))
     show.set_defaults(run=run_status)
 
 
 def run_up(args: argparse.Namespace) -> int:
     out = console()
-    result = local.up(
-        args.stack,
-        args.port,
-        step=lambda message: _step(out, message),
-        project_dir=args.project_dir,
-    )
-    state = result.state
-    where = f"{state.endpoint} (pid {state.pid})"
-    if result.loaded is None:
-        out.print(
-            f"Local BigQuery already runs at {where} with {escape(args.stack)} loaded; "
-            "nothing to do.",
+    port = args.port or emulator.DEFAULT_PORT
+    try:
+        result = local.up(
+            args.stack, port, step=lambda message: _step(out, message), project_dir=args.project_dir
         )
+    except emulator.EmulatorError as exc:
+        hint = "; choose another with --port" if exc.port_taken and args.port is None else ""
+        raise UserError(f"{exc}{hint}") from None
+    state = result.state
+    where = f"{shown(state.endpoint)} (pid {state.pid})"
+    stack = shown(args.stack)
+    if result.loaded is None:
+        out.print(f"Local BigQuery already runs at {where} with {stack} loaded; nothing to do.")
     else:
         loaded = result.loaded
         verb = "started" if result.started else "already ran"
         out.print(f"[bold]Local BigQuery {verb}[/bold] at {where}, ready in {result.seconds:.1f}s")
+        table = shown(loaded.table_ref)
         if loaded.kept:
             out.print(
-                f"  {loaded.table_ref}: kept the {loaded.events} events already there "
-                f"(newest {loaded.newest}); for a fresh sample: npq-events local down, then up",
-                markup=False,
+                f"  {table}: kept the {loaded.events} events already there "
+                f"(newest {loaded.newest}); for a fresh sample: npq-events local down, then up"
             )
         else:
-            out.print(
-                f"  {loaded.table_ref}: {loaded.events} sample events up to {loaded.newest}",
-                markup=False,
-            )
-    if not result.started and state.port != args.port:
+            out.print(f"  {table}: {loaded.events} sample events up to {loaded.newest}")
+    if not result.started and args.port is not None and state.port != args.port:
         out.print(
             f"  (--port {args.port} ignored: it runs on port {state.port}; "
-            "npq-events local down first to move it)",
-            markup=False,
+            "npq-events local down first to move it)"
         )
-    out.print(f"  state: {_shown(local.paths().state_file)}", markup=False)
-    out.print("Try:", markup=False)
-    out.print(f"  npq-events verify --stack {args.stack} --local", markup=False)
-    out.print(f"  npq-events records --stack {args.stack} --local --since 2d", markup=False)
-    out.print("  npq-events local down", markup=False)
+    out.print(f"  state: {shown(_relative(local.paths().state_file))}")
+    out.print("Try:")
+    out.print(f"  npq-events verify --stack {stack} --local")
+    out.print(f"  npq-events records --stack {stack} --local --since 2d")
+    out.print("  npq-events local down")
     return EXIT_OK
 
 
@@ -100,7 +96,8 @@ def run_down(args: argparse.Namespace) -> int:
     out = console()
     result = local.down()
     if result.was_running:
-        out.print(f"Stopped local BigQuery (pid {result.state.pid}) and deleted its data.")
+        pids = ", ".join(str(pid) for pid in result.stopped)
+        out.print(f"Stopped local BigQuery (pid {pids}) and deleted its data.")
     elif result.state is not None:
         out.print("Local BigQuery was not running; cleared its state and data.")
     else:
@@ -116,24 +113,26 @@ def run_status(args: argparse.Namespace) -> int:
     out = console()
     if running:
         out.print(
-            f"Local BigQuery runs at {state.endpoint} (pid {state.pid}, since "
-            f"{state.started_at}), holding: {', '.join(state.stacks) or 'no stack yet'}",
-            markup=False,
+            shown(
+                f"Local BigQuery runs at {state.endpoint} (pid {state.pid}, since "
+                f"{state.started_at}), holding: {', '.join(state.stacks) or 'no stack yet'}"
+            )
         )
-        out.print(f"  data: {state.data_dir}\n  log:  {state.log}", markup=False)
+        out.print(shown(f"  data: {state.data_dir}\n  log:  {state.log}"))
         return EXIT_OK
     if state is not None:
         out.print(
-            f"Local BigQuery is not running (the one started at {state.started_at} has "
-            "stopped); npq-events local up starts it again on its data.",
-            markup=False,
+            shown(
+                f"Local BigQuery is not running (the one started at {state.started_at} has "
+                "stopped); npq-events local up starts it again on its data."
+            )
         )
     else:
-        out.print("No local BigQuery runs; start one with: npq-events local up", markup=False)
+        out.print("No local BigQuery runs; start one with: npq-events local up")
     return EXIT_FINDINGS
 
 
-def _shown(path: Path) -> Path:
+def _relative(path: Path) -> Path:
     """A path relative to the working directory when it lies below it."""
     try:
         return path.relative_to(Path.cwd())
@@ -146,9 +145,9 @@ def _step(out: Console, message: str) -> Iterator[None]:
     """Show a step: a spinner, then a tick, on a terminal; one plain line on a pipe."""
     began = time.monotonic()
     if not out.is_terminal:
-        out.print(f"{message} ...", markup=False)
+        out.print(f"{shown(message)} ...")
         yield
         return
-    with out.status(f"{escape(message)} ..."):
+    with out.status(f"{shown(message)} ..."):
         yield
-    out.print(f"[green]✓[/green] {escape(message)} [dim]({time.monotonic() - began:.1f}s)[/dim]")
+    out.print(f"[green]✓[/green] {shown(message)} [dim]({time.monotonic() - began:.1f}s)[/dim]")

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
-from infra.cli.output import console, emit_json
+from infra.cli import options
+from infra.cli.output import console, emit_json, shown
 from infra.program.offline_plan import Plan, plan_stack
 
 SCHEMA_INPUT = "schema"
@@ -18,10 +19,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Run the Pulumi program under the SDK's mock engine with the stack's "
         "Pulumi.<stack>.yaml and print every resource it declares. No cloud, no Pulumi CLI.",
     )
-    parser.add_argument(
-        "--stack", required=True, help="stack name, e.g. production or review-pr-42"
-    )
-    parser.add_argument("--format", choices=("text", "json"), default="text")
+    options.add_stack(parser, "stack name, e.g. production or review-pr-42")
+    options.add_format(parser, ("text", "json"))
     parser.set_defaults(run=run)
 
 
@@ -36,19 +35,21 @@ def run(args: argparse.Namespace) -> int:
 
 def _print_text(plan: Plan) -> None:
     out = console()
-    out.print(f"[bold]Stack {plan.stack}[/bold]: {len(plan.resources)} resources")
+    out.print(f"[bold]Stack {shown(plan.stack)}[/bold]: {len(plan.resources)} resources")
     for resource in plan.resources:
-        out.print(f"\n[bold cyan]{resource.type}[/bold cyan] [bold]{resource.name}[/bold]")
-        options = {k: v for k, v in resource.options.items() if v not in (None, [], False)}
-        out.print(f"  options: {json.dumps(options) if options else '(none)'}")
+        out.print(
+            f"\n[bold cyan]{shown(resource.type)}[/bold cyan] [bold]{shown(resource.name)}[/bold]"
+        )
+        chosen = {k: v for k, v in resource.options.items() if v not in (None, [], False)}
+        out.print(f"  options: {shown(json.dumps(chosen)) if chosen else '(none)'}")
         for key, value in resource.inputs.items():
             if key == SCHEMA_INPUT and isinstance(value, str):
                 columns = [field["name"] for field in json.loads(value)]
                 value = f"{len(columns)} columns: {', '.join(columns)} (--format json: whole)"
             elif not isinstance(value, str):
                 value = json.dumps(value)
-            out.print(f"  {key}: {value}", markup=False)
+            out.print(f"  {shown(key)}: {shown(value)}")
     out.print("\n[bold]Outputs[/bold]")
     for key, value in plan.outputs.items():
-        shown = value if isinstance(value, str) else json.dumps(value)
-        out.print(f"  {key}: {shown}", markup=False)
+        text = value if isinstance(value, str) else json.dumps(value)
+        out.print(f"  {shown(key)}: {shown(text)}")

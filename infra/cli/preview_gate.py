@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
-from infra.cli.output import console, emit_json
+from infra.cli import options
+from infra.cli.output import console, emit_json, shown
 from infra.errors import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, UserError
 from infra.rules.preview_gate import PreviewError, Verdict, judge, read_preview
 
-STDIN = "-"
+EXPECTED = "the output of `pulumi preview --json`"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -23,7 +23,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "a preview or the preview itself failed.",
     )
     parser.add_argument("file", metavar="FILE", help="the preview JSON; '-' reads stdin")
-    parser.add_argument("--format", choices=("text", "json"), default="text")
+    options.add_format(parser, ("text", "json"))
     parser.add_argument(
         "--adoption",
         action="store_true",
@@ -55,33 +55,31 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _read(path: str) -> str:
+    if path == options.STDIN:
+        return options.read_stdin(EXPECTED)
     try:
-        if path == STDIN:
-            return sys.stdin.read()
         with open(path, encoding="utf-8") as handle:
             return handle.read()
     except UnicodeDecodeError:
-        raise UserError(
-            f"{_shown(path)}: not UTF-8 text; expected the output of `pulumi preview --json`"
-        ) from None
-    except OSError as exc:
-        raise UserError(f"{_shown(path)}: cannot read it: {exc.strerror or exc}") from None
+        raise UserError(f"{_shown(path)}: not UTF-8 text; expected {EXPECTED}") from None
+    except (OSError, ValueError) as exc:  # ValueError: a path with a NUL character
+        reason = getattr(exc, "strerror", None) or exc
+        raise UserError(f"{_shown(path)}: cannot read it: {reason}") from None
 
 
 def _shown(path: str) -> str:
-    return "stdin" if path == STDIN else path
+    return options.STDIN_LABEL if path == options.STDIN else path
 
 
 def _print_text(verdict: Verdict, adoption: bool) -> None:
     out = console()
-    stack = f"stack {verdict.stack}" if verdict.stack else "preview"
+    stack = f"stack {shown(verdict.stack)}" if verdict.stack else "preview"
     guarded = "resource" if adoption else "table, dataset or KMS grant"
     if verdict.blocked:
         count = len(verdict.blocked)
         out.print(
             f"{stack}: BLOCKED: {count} change{'s' * (count != 1)} must not be applied",
             style="bold red",
-            markup=False,
         )
     elif verdict.incomplete:
         out.print(f"{stack}: INCOMPLETE: the preview did not finish", style="bold yellow")
@@ -90,28 +88,28 @@ def _print_text(verdict: Verdict, adoption: bool) -> None:
             f"{stack}: pass: no {guarded} is replaced, deleted or unprotected"
             + (", and everything else is imported or unchanged" if adoption else ""),
             style="bold green",
-            markup=False,
         )
     for change in verdict.changes:
         mark = "BLOCKED" if change.blocked else "ok"
         resource = change.resource or change.name
         out.print(
-            f"  {mark:<7} {change.action} {change.kind} {resource} ({change.name})", markup=False
+            f"  {mark:<7} {change.action} {shown(change.kind)} {shown(resource)} "
+            f"({shown(change.name)})"
         )
         if change.blocked:
             details = f"steps: {', '.join(change.ops)}"
             if change.reasons:
                 details += f"; because of: {', '.join(change.reasons)}"
-            out.print(f"          {details}", markup=False)
-        out.print(f"          {change.message}", markup=False)
-    shown = [d for d in verdict.diagnostics if d.severity in ("warning", "error")]
-    if shown:
+            out.print(f"          {shown(details)}")
+        out.print(f"          {shown(change.message)}")
+    shown_diagnostics = [d for d in verdict.diagnostics if d.severity in ("warning", "error")]
+    if shown_diagnostics:
         out.print("Pulumi reported:")
-        for diagnostic in shown:
-            out.print(f"  {diagnostic.text}", markup=False)
+        for diagnostic in shown_diagnostics:
+            out.print(f"  {shown(diagnostic.text)}")
     for problem in verdict.incomplete:
         if not verdict.blocked:
-            out.print(problem, markup=False)
+            out.print(shown(problem))
     if verdict.change_summary:
         summary = ", ".join(f"{count} {op}" for op, count in verdict.change_summary)
-        out.print(f"Resources: {summary}", markup=False)
+        out.print(f"Resources: {shown(summary)}")

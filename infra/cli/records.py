@@ -5,20 +5,28 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import re
 import sys
 from collections.abc import Iterator
+from datetime import datetime
 
-import google.auth.exceptions
 from google.api_core import exceptions as api_exceptions
 from rich.table import Table
-from rich.text import Text
 
-from infra.bigquery import bytesize, local, records
-from infra.bigquery.client import make_client
-from infra.bigquery.window import DEFAULT_SINCE, Window, parse_window, utc_now
-from infra.cli.output import console, emit_json
-from infra.errors import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, UserError
+from infra.bigquery import bytesize, records
+from infra.bigquery.client import RETRY_DEADLINE, make_client
+from infra.bigquery.window import DEFAULT_SINCE, NOW, When, Window, parse_when, show, utc_now
+from infra.cli import options
+from infra.cli.output import console, emit_json, shown
+from infra.errors import (
+    EXIT_FINDINGS,
+    EXIT_OK,
+    EXIT_USAGE,
+    BadInput,
+    InvalidValue,
+    UserError,
+    explain,
+    one_line,
+)
 from infra.model import schema
 from infra.model.declared import Declaration, declare
 from infra.model.stackfiles import settings_for
@@ -27,7 +35,6 @@ DEFAULT_MAX_BYTES = "1GB"
 # Exit status when the dry run says the query would process more than --max-bytes.
 EXIT_TOO_COSTLY = EXIT_FINDINGS
 FORMATS = ("table", "json", "ndjson")
-_ERRNO_RE = re.compile(r"\[Errno -?[0-9]+\] [^'\")]+")
 # Shown as the "subject" of an event in the table, before its details.
 _DETAILS = (
     schema.DATA,
@@ -46,14 +53,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "query reads only the window's day partitions and the columns shown; a dry run gives "
         "the bytes it will process before it runs, and it is refused above --max-bytes.",
     )
-    parser.add_argument("--stack", required=True, help="stack name, e.g. staging")
+    options.add_stack(parser, "stack name, e.g. staging")
     parser.add_argument(
         "--since",
+        type=options.typed("--since", parse_when),
+        default=DEFAULT_SINCE,
         help=f"start of the window: 30m, 24h, 7d, 2w, YYYY-MM-DD or a UTC time "
         f"(default {DEFAULT_SINCE})",
     )
     parser.add_argument(
         "--until",
+        type=options.typed("--until", parse_when),
+        default=NOW,
         help="end of the window (exclusive), same forms; a date includes that whole day "
         "(default now)",
     )
@@ -69,12 +80,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--namespace", help="only events of this namespace")
     parser.add_argument(
         "--limit",
+        type=options.typed("--limit", options.whole_number(1, records.MAX_LIMIT)),
         default=str(records.DEFAULT_LIMIT),
         help=f"at most this many events, newest first (default {records.DEFAULT_LIMIT})",
     )
-    parser.add_argument("--format", choices=FORMATS, default="table")
+    options.add_format(parser, FORMATS)
     parser.add_argument(
         "--max-bytes",
+        type=options.typed("--max-bytes", bytesize.parse_bytes),
         default=DEFAULT_MAX_BYTES,
         help=f"refuse a query that would process more (default {DEFAULT_MAX_BYTES})",
     )
@@ -83,30 +96,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="read and show hidden_DATA values (personal data); masked otherwise",
     )
-    target = parser.add_mutually_exclusive_group()
-    target.add_argument(
-        "--api-endpoint", help="BigQuery API endpoint, e.g. a local emulator's http://HOST:PORT"
-    )
-    target.add_argument(
-        "--local",
-        action="store_true",
-        help="use the local emulator started by 'npq-events local up'",
-    )
+    options.add_endpoint(parser)
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    window = parse_window(args.since, args.until, utc_now())
-    limit = records.parse_limit(args.limit)
-    max_bytes = bytesize.parse_bytes("--max-bytes", args.max_bytes)
+    window = _window(args.since, args.until, utc_now())
+    limit, max_bytes = args.limit, args.max_bytes
     declaration = declare(settings_for(args.stack, args.project_dir))
     project = declaration.dataset.project
-    if args.local:
-        endpoint = local.local_endpoint(args.stack)
-        client = make_client(project, endpoint, env=local.NO_CREDENTIALS)
-    else:
-        endpoint = args.api_endpoint
-        client = make_client(project, endpoint)
+    endpoint, credentials_env = options.endpoint(args, args.stack)
+    client = make_client(project, endpoint, env=credentials_env)
     filters = records.Filters(
         window=window,
         event_types=tuple(args.event_types or ()),
@@ -146,6 +146,25 @@ def run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _window(since: When, until: When, now: datetime) -> Window:
+    """The window --since and --until name, both read at the same `now`."""
+    start = _at("--since", since, now)
+    stop = _at("--until", until, now, end=True)
+    if start >= stop:
+        raise UserError(
+            f"--since {since.text!r} ({show(start)}) is not before --until {until.text!r} "
+            f"({show(stop)}): give a window that starts before it ends"
+        )
+    return Window(since=start, until=stop)
+
+
+def _at(flag: str, when: When, now: datetime, end: bool = False) -> datetime:
+    try:
+        return when.at(now, end=end)
+    except InvalidValue as exc:
+        raise UserError(f"{flag} {when.text!r} {exc}") from None
+
+
 def _say_cost(
     declaration: Declaration, window: Window, processed: int, max_bytes: int, to_stderr: bool
 ) -> None:
@@ -153,7 +172,7 @@ def _say_cost(
         f"{declaration.table.ref}, {window.describe()}: {bytesize.human(processed)} to process "
         f"(--max-bytes {bytesize.human(max_bytes)})"
     )
-    console(stderr=to_stderr).print(line, markup=False, style="dim")
+    console(stderr=to_stderr).print(shown(line), style="dim")
 
 
 def _refusal(declaration: Declaration, processed: int, max_bytes: int) -> str:
@@ -166,8 +185,8 @@ def _refusal(declaration: Declaration, processed: int, max_bytes: int) -> str:
 
 @contextlib.contextmanager
 def _api_errors(declaration: Declaration, where: str, stack: str, max_bytes: int) -> Iterator:
-    """BigQuery and network failures as one line each (exit 2; 1 for the byte ceiling).
-    OSError covers requests' connection errors."""
+    """BigQuery's answers and the network's failures as one line each (exit 2; 1 for the byte
+    ceiling), the cause in infra.errors.explain's words."""
     table = declaration.table.ref
     try:
         yield
@@ -186,25 +205,20 @@ def _api_errors(declaration: Declaration, where: str, stack: str, max_bytes: int
                 "raise --max-bytes",
                 EXIT_TOO_COSTLY,
             ) from None
-        raise UserError(f"reading {table} at {where} failed: {_first_line(exc)}") from None
-    except google.auth.exceptions.TransportError as exc:
-        raise UserError(f"cannot get an access token to read {table}: {_first_line(exc)}") from None
-    except google.auth.exceptions.GoogleAuthError as exc:
-        # The token endpoint refused the key (RefreshError), or the credentials cannot be used.
-        text = exc.args[0] if exc.args and isinstance(exc.args[0], str) else str(exc)
-        first = (text.strip().splitlines() or [type(exc).__name__])[0][:300]
-        raise UserError(f"credentials refused reading {table}: {first}") from None
-    except (api_exceptions.GoogleAPIError, OSError, TimeoutError) as exc:
-        raise UserError(f"could not reach {where} to read {table}: {_first_line(exc)}") from None
-
-
-def _first_line(exc: BaseException) -> str:
-    """The useful part of a failure: a retry's cause, a socket error's errno text."""
-    if isinstance(exc, api_exceptions.RetryError) and exc.cause is not None:
-        return f"no answer in time ({_first_line(exc.cause)})"
-    text = str(exc).strip() or type(exc).__name__
-    errno = _ERRNO_RE.search(text)
-    return errno[0] if errno else text.splitlines()[0][:300]
+        raise UserError(f"reading {table} at {where}: {explain(exc).message}") from None
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        if isinstance(exc, BadInput):
+            raise UserError(f"reading {table} at {where}: {exc}") from None
+        # An endpoint answering 200 with something that is not a job or not rows.
+        raise UserError(
+            f"reading {table} at {where}: the answer is not in BigQuery's shape "
+            f"({type(exc).__name__}: {one_line(exc)})"
+        ) from None
+    except Exception as exc:
+        failure = explain(exc, retry_seconds=RETRY_DEADLINE)
+        if failure.internal:
+            raise
+        raise UserError(f"reading {table} at {where}: {failure.message}") from None
 
 
 def _subject(event: dict) -> str:
@@ -249,7 +263,7 @@ def _print_table(events: list[dict], limit: int) -> None:
                 _subject(event),
                 *_details(event),
             ]
-            out.print("  ".join(field for field in fields if field), markup=False)
+            out.print(shown("  ".join(field for field in fields if field)))
     else:
         table = Table(show_lines=True, header_style="bold", expand=True)
         table.add_column(f"{schema.OCCURRED_AT} (UTC)", style="cyan", no_wrap=True)
@@ -258,12 +272,12 @@ def _print_table(events: list[dict], limit: int) -> None:
         table.add_column("details", overflow="fold", ratio=1)
         for event in events:
             table.add_row(
-                Text(_short_time(str(event[schema.OCCURRED_AT]))),
-                Text(str(event[schema.EVENT_TYPE])),
-                Text(_subject(event)),
-                Text("\n".join(_details(event))),
+                shown(_short_time(str(event[schema.OCCURRED_AT]))),
+                shown(str(event[schema.EVENT_TYPE])),
+                shown(_subject(event)),
+                shown("\n".join(_details(event))),
             )
         out.print(table)
     more = " (the limit: --limit for more)" if len(events) == limit else ""
     noun = "event" if len(events) == 1 else "events"
-    out.print(f"{len(events)} {noun}, newest first{more}", markup=False)
+    out.print(f"{len(events)} {noun}, newest first{more}")

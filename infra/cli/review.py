@@ -16,7 +16,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 from rich.table import Table
 from rich.text import Text
 
-from infra.cli.output import console, emit_json
+from infra.cli import options
+from infra.cli.output import console, emit_json, error_line, shown
 from infra.errors import EXIT_USAGE, UserError
 from infra.review import automation as review_automation
 from infra.review import decisions as review
@@ -41,18 +42,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "the PR, createdOn), run pulumi up. Prints the dataset and table; under GitHub Actions "
         "also appends project=, dataset=, table=, table_ref= to $GITHUB_OUTPUT.",
     )
-    up.add_argument("--pr", required=True, metavar="N", help="the NPQ app's pull request number")
+    _add_pr(up, "the NPQ app's pull request number")
     up.set_defaults(run=run_up)
 
     destroy = actions.add_parser(
         "destroy",
         help="destroy review-pr-N and remove the stack (a missing stack is not an error)",
     )
-    destroy.add_argument("--pr", required=True, metavar="N", help="the pull request number")
+    _add_pr(destroy, "the pull request number")
     destroy.set_defaults(run=run_destroy)
 
     listing = actions.add_parser("list", help="list the review-pr-N stacks")
-    listing.add_argument("--format", choices=("text", "json"), default="text")
+    options.add_format(listing, ("text", "json"))
     listing.set_defaults(run=run_list)
 
     prune = actions.add_parser(
@@ -62,19 +63,35 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "is selected when its PR is in --closed, or its last update is more than --older-than "
         "days ago. Stacks never updated, or with an update running, are kept.",
     )
-    prune.add_argument("--closed", metavar="N,N...", help="pull requests that are closed")
-    prune.add_argument("--older-than", metavar="DAYS", help="days since the last update")
+    prune.add_argument(
+        "--closed",
+        type=options.typed("--closed", review.parse_closed),
+        metavar="N,N...",
+        help="pull requests that are closed",
+    )
+    prune.add_argument(
+        "--older-than",
+        type=options.typed("--older-than", review.parse_days),
+        metavar="DAYS",
+        help="days since the last update",
+    )
     prune.add_argument("--dry-run", action="store_true", help="print the selection only")
     prune.set_defaults(run=run_prune)
 
 
+def _add_pr(parser: argparse.ArgumentParser, help: str) -> None:
+    parser.add_argument(
+        "--pr", type=options.typed("--pr", review.parse_pr), required=True, metavar="N", help=help
+    )
+
+
 def run_up(args: argparse.Namespace) -> int:
-    pr = review.parse_pr(args.pr)
+    pr = args.pr
     app = review_automation.up(pr, _emitter(console(stderr=True)), _today(), _project(args))
     out = console()
-    out.print(f"stack      {app.stack} (created {app.created_on.isoformat()})", markup=False)
-    out.print(f"dataset    {app.value('dataset')}", markup=False)
-    out.print(f"table      {app.value('table_ref')}", markup=False)
+    out.print(shown(f"stack      {app.stack} (created {app.created_on.isoformat()})"))
+    out.print(shown(f"dataset    {app.value('dataset')}"))
+    out.print(shown(f"table      {app.value('table_ref')}"))
     target = os.environ.get(GITHUB_OUTPUT)
     if target:
         try:
@@ -86,12 +103,12 @@ def run_up(args: argparse.Namespace) -> int:
 
 
 def run_destroy(args: argparse.Namespace) -> int:
-    pr = review.parse_pr(args.pr)
+    pr = args.pr
     name = review.stack_name(pr)
     if review_automation.destroy(pr, _emitter(console(stderr=True)), _today(), _project(args)):
-        console().print(f"{name}: destroyed its resources and removed the stack", markup=False)
+        console().print(shown(f"{name}: destroyed its resources and removed the stack"))
     else:
-        console().print(f"{name}: no such stack; nothing to destroy", markup=False)
+        console().print(shown(f"{name}: no such stack; nothing to destroy"))
     return 0
 
 
@@ -129,7 +146,9 @@ def run_list(args: argparse.Namespace) -> int:
                 when = "update running"
             count = "-" if stack.resource_count is None else str(stack.resource_count)
             holds = ", ".join(row["holds"]) or "nothing"
-            table.add_row(row["stack"], str(stack.pr), row["dataset"], holds, when, count)
+            table.add_row(
+                shown(row["stack"]), str(stack.pr), shown(row["dataset"]), shown(holds), when, count
+            )
         out.print(table)
     if others:
         out.print(f"({len(others)} other stacks of this project are not review stacks: not shown)")
@@ -137,8 +156,8 @@ def run_list(args: argparse.Namespace) -> int:
 
 
 def run_prune(args: argparse.Namespace) -> int:
-    closed = review.parse_closed(args.closed) if args.closed is not None else frozenset()
-    days = review.parse_days(args.older_than) if args.older_than is not None else None
+    closed = args.closed or frozenset()
+    days = args.older_than
     if not closed and days is None:
         raise UserError("review prune needs --closed N,N... and/or --older-than DAYS")
     today, root = _today(), _project(args)
@@ -165,15 +184,15 @@ def run_prune(args: argparse.Namespace) -> int:
     out, err = console(), console(stderr=True)
     out.print(f"review prune: {len(selected)} of {len(stacks)} review stacks to destroy")
     for choice in selected:
-        out.print(f"  {choice.stack.name}  {choice.reason}", markup=False)
+        out.print(shown(f"  {choice.stack.name}  {choice.reason}"))
     if refused:
         out.print("refused (not destroyed):")
         for choice, reason in refused:
-            out.print(f"  {choice.stack.name}  {reason}", markup=False)
+            out.print(shown(f"  {choice.stack.name}  {reason}"))
     if plan.kept:
         out.print("kept:")
         for choice in plan.kept:
-            out.print(f"  {choice.stack.name}  {choice.reason}", markup=False)
+            out.print(shown(f"  {choice.stack.name}  {choice.reason}"))
     if args.dry_run:
         out.print("dry run: nothing destroyed")
         return 0
@@ -181,7 +200,7 @@ def run_prune(args: argparse.Namespace) -> int:
     failures: list[str] = []
     for choice, reason in refused:
         failures.append(choice.stack.name)
-        err.print(f"npq-events: error: {reason}", markup=False)
+        err.print(shown(f"npq-events: error: {reason}"))
 
     def destroy_one(choice: review.PruneChoice, emit: review_automation.Emit) -> None:
         name = choice.stack.name
@@ -192,9 +211,9 @@ def run_prune(args: argparse.Namespace) -> int:
             )
         except UserError as exc:
             failures.append(name)
-            err.print(f"npq-events: error: {exc}", markup=False)
+            error_line(exc)
             return
-        out.print(f"{name}: {'destroyed and removed' if gone else 'already gone'}", markup=False)
+        out.print(shown(f"{name}: {'destroyed and removed' if gone else 'already gone'}"))
 
     if err.is_terminal and selected:
         columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn())
@@ -206,10 +225,10 @@ def run_prune(args: argparse.Namespace) -> int:
                 progress.advance(task)
     else:
         for number, choice in enumerate(selected, start=1):
-            err.print(f"[{number}/{len(selected)}] destroying {choice.stack.name}", markup=False)
+            err.print(shown(f"[{number}/{len(selected)}] destroying {choice.stack.name}"))
             destroy_one(choice, _emitter(err))
     if failures:
-        out.print(f"review prune: {len(failures)} failed: {', '.join(failures)}")
+        out.print(shown(f"review prune: {len(failures)} failed: {', '.join(failures)}"))
         return EXIT_USAGE
     return 0
 

@@ -6,10 +6,16 @@ import argparse
 import sys
 from pathlib import Path
 
-from rich.text import Text
+from rich.console import Console
 
-from infra.bigquery.schema_files import SchemaFileError, read_schema_file
-from infra.cli.output import console, emit_json
+from infra.bigquery.schema_files import (
+    SchemaDocument,
+    SchemaFileError,
+    parse_schema_document,
+    read_schema_file,
+)
+from infra.cli import options
+from infra.cli.output import console, emit_json, shown
 from infra.errors import EXIT_FINDINGS, EXIT_OK, EXIT_STALE, EXIT_USAGE, UserError
 from infra.model.declared import declare
 from infra.model.stackfiles import settings_for
@@ -30,11 +36,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "export",
         help="print the schema as JSON (console 'Edit as text', bq mk) or a CREATE TABLE",
     )
-    export.add_argument("--format", choices=("json", "ddl"), default="json")
-    export.add_argument(
-        "--stack",
-        help="stack whose table the DDL creates and whose policy tag the JSON carries "
+    options.add_format(export, ("json", "ddl"))
+    options.add_stack(
+        export,
+        "stack whose table the DDL creates and whose policy tag the JSON carries "
         "(required for ddl)",
+        required=False,
     )
     export.set_defaults(run=run_export)
 
@@ -70,12 +77,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="classify the change between two BigQuery JSON schema files",
         description="OLD is what exists (e.g. `bq show --schema --format=prettyjson`), NEW "
         'what would be applied. Accepts a list of fields, an object with "fields", or a '
-        "table resource (then the table settings are compared too). Exit 0 when nothing is "
-        "destructive, 1 when something is, 2 on unreadable input.",
+        "table resource (then the table settings are compared too); '-' for one of them reads "
+        "stdin. Exit 0 when nothing is destructive, 1 when something is, 2 on unreadable input.",
     )
-    diff.add_argument("old", metavar="OLD", type=Path, help="the schema that exists")
-    diff.add_argument("new", metavar="NEW", type=Path, help="the schema that would be applied")
-    diff.add_argument("--format", choices=("text", "json"), default="text")
+    diff.add_argument("old", metavar="OLD", help="the schema that exists; '-' reads stdin")
+    diff.add_argument("new", metavar="NEW", help="the schema to apply; '-' reads stdin")
+    options.add_format(diff, ("text", "json"))
     diff.set_defaults(run=run_diff)
 
 
@@ -95,23 +102,25 @@ def run_check(args: argparse.Namespace) -> int:
     result = _lock_check(args.lock_dir, args.project_dir)
     out = console()
     for finding in result.findings:
-        _print_change(finding.change, finding.scope)
+        _print_change(finding.change, finding.scope, out)
     for note in result.notes:
-        out.print(f"note: {note}", markup=False)
+        out.print(f"note: {shown(note)}")
     if not result.findings:
-        out.print(f"schema check: the code matches the lock in {args.lock_dir}", markup=False)
+        out.print(shown(f"schema check: the code matches the lock in {args.lock_dir}"))
         return EXIT_OK
     if result.destructive:
         out.print(
-            f"schema check: {len(result.destructive)} of {len(result.findings)} changes would "
-            f"destroy stored events under pulumi up; undo them (see {DOCS_PAGE})",
-            markup=False,
+            shown(
+                f"schema check: {len(result.destructive)} of {len(result.findings)} changes "
+                f"would destroy stored events under pulumi up; undo them (see {DOCS_PAGE})"
+            )
         )
         return EXIT_FINDINGS
     out.print(
-        f"schema check: the lock is stale: {len(result.findings)} changes, all in place; run "
-        f"`npq-events schema lock` and commit {args.lock_dir}",
-        markup=False,
+        shown(
+            f"schema check: the lock is stale: {len(result.findings)} changes, all in place; run "
+            f"`npq-events schema lock` and commit {args.lock_dir}"
+        )
     )
     return EXIT_STALE
 
@@ -132,18 +141,20 @@ def run_lock(args: argparse.Namespace) -> int:
             result = schema_lock.LockCheck((), ())
         if result.destructive and not args.accept_destructive:
             for finding in result.destructive:
-                _print_change(finding.change, finding.scope)
+                _print_change(finding.change, finding.scope, out)
             out.print(
-                f"schema lock: refused: {len(result.destructive)} change(s) above would destroy "
-                "stored events under pulumi up, and a lock refresh must not hide them; undo "
-                "them, or, only once the live tables have been migrated by hand, rerun with "
-                f"--accept-destructive (see {DOCS_PAGE})",
-                markup=False,
+                shown(
+                    f"schema lock: refused: {len(result.destructive)} change(s) above would "
+                    "destroy stored events under pulumi up, and a lock refresh must not hide "
+                    "them; undo "
+                    "them, or, only once the live tables have been migrated by hand, rerun with "
+                    f"--accept-destructive (see {DOCS_PAGE})"
+                )
             )
             return EXIT_FINDINGS
         for finding in result.destructive:
-            _print_change(finding.change, finding.scope)
-            out.print(f"  accepted: {finding.scope}: {finding.change.path}", markup=False)
+            _print_change(finding.change, finding.scope, out)
+            out.print(shown(f"  accepted: {finding.scope}: {finding.change.path}"))
     elif any(path.exists() for path in present) and not args.accept_destructive:
         missing = next(path for path in present if not path.exists())
         raise UserError(
@@ -154,20 +165,17 @@ def run_lock(args: argparse.Namespace) -> int:
     written = schema_lock.write(lock_dir, args.project_dir)
     if written:
         out.print(
-            f"schema lock: wrote {', '.join(str(path) for path in written)}; commit it",
-            markup=False,
+            shown(f"schema lock: wrote {', '.join(str(path) for path in written)}; commit it")
         )
     else:
-        out.print(f"schema lock: the lock in {lock_dir} is up to date", markup=False)
+        out.print(shown(f"schema lock: the lock in {lock_dir} is up to date"))
     return EXIT_OK
 
 
 def run_diff(args: argparse.Namespace) -> int:
-    try:
-        old = read_schema_file(args.old)
-        new = read_schema_file(args.new)
-    except SchemaFileError as exc:
-        raise UserError(str(exc), EXIT_USAGE) from None
+    if args.old == options.STDIN and args.new == options.STDIN:
+        raise UserError("schema diff: only one of OLD and NEW can be '-' (stdin)")
+    old, new = _schema_document(args.old), _schema_document(args.new)
     changes = list(classify_schema(old.fields, new.fields))
     notes = list(schema_notes(old.fields, new.fields))
     if old.table is not None and new.table is not None:
@@ -187,9 +195,9 @@ def run_diff(args: argparse.Namespace) -> int:
     else:
         out = console()
         for change in changes:
-            _print_change(change)
+            _print_change(change, out=out)
         for note in notes:
-            out.print(f"note: {note}", markup=False)
+            out.print(f"note: {shown(note)}")
         worst = sum(change.destructive for change in changes)
         if not changes:
             summary = "no changes"
@@ -197,8 +205,15 @@ def run_diff(args: argparse.Namespace) -> int:
             summary = f"{worst} of {len(changes)} changes would destroy stored events"
         else:
             summary = f"{len(changes)} changes, all in place"
-        out.print(f"schema diff: {summary}", markup=False)
+        out.print(shown(f"schema diff: {summary}"))
     return EXIT_FINDINGS if destructive else EXIT_OK
+
+
+def _schema_document(name: str) -> SchemaDocument:
+    if name == options.STDIN:
+        text = options.read_stdin("a BigQuery JSON schema")
+        return parse_schema_document(text, options.STDIN_LABEL)
+    return read_schema_file(Path(name))
 
 
 def _lock_check(lock_dir: Path, stack_dir: Path) -> schema_lock.LockCheck:
@@ -208,11 +223,10 @@ def _lock_check(lock_dir: Path, stack_dir: Path) -> schema_lock.LockCheck:
         raise UserError(str(exc), EXIT_USAGE) from None
 
 
-def _print_change(change: Change, scope: str | None = None) -> None:
+def _print_change(change: Change, scope: str | None = None, out: Console | None = None) -> None:
     where = f"{scope}: " if scope else ""
-    console().print(
-        Text.assemble(
-            (f"{change.effect:<11}", STYLES.get(change.effect, "")),
-            f" {where}{change.path} ({change.change}): {change.message}",
-        )
+    style = STYLES.get(change.effect)
+    effect = f"[{style}]{change.effect:<11}[/{style}]" if style else f"{change.effect:<11}"
+    (out or console()).print(
+        f"{effect} {shown(f'{where}{change.path} ({change.change}): {change.message}')}"
     )

@@ -8,11 +8,10 @@ import sys
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-from infra.bigquery import local
-from infra.bigquery.client import DEFAULT_DEADLINES, check_endpoint
+from infra.bigquery.client import DEFAULT_DEADLINES
 from infra.bigquery.live import check_all, load_target
-from infra.cli import verify_report
-from infra.cli.output import console, emit_json
+from infra.cli import options, verify_report
+from infra.cli.output import console, emit_json, error_line, warning_line
 from infra.errors import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, UserError
 from infra.model.stackfiles import committed_stacks
 from infra.rules.verify import DRIFT, ERROR, StackResult
@@ -32,15 +31,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "dropped column, a replaced table or an expiry exits 1.",
     )
     which = parser.add_mutually_exclusive_group(required=True)
-    which.add_argument(
-        "--stack",
-        action="append",
-        metavar="NAME",
-        help="stack to check (repeatable), e.g. staging or review-pr-42",
+    options.add_stack(
+        which, "stack to check (repeatable), e.g. staging or review-pr-42", repeatable=True
     )
     which.add_argument("--all", action="store_true", help="every committed Pulumi.<stack>.yaml")
-    parser.add_argument("--format", choices=FORMATS, default="text")
-    add_endpoint_arguments(parser)
+    options.add_format(parser, FORMATS)
+    options.add_endpoint(parser)
     parser.add_argument(
         "--emulator",
         action="store_true",
@@ -69,24 +65,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(run=run)
 
 
-def add_endpoint_arguments(parser: argparse.ArgumentParser) -> argparse._MutuallyExclusiveGroup:
-    """The options that choose the BigQuery API endpoint (one at most)."""
-    group = parser.add_mutually_exclusive_group()
-    group.add_argument(
-        "--api-endpoint",
-        metavar="URL",
-        help="a BigQuery-compatible REST endpoint, e.g. http://127.0.0.1:9050 (a local "
-        "emulator); requests go anonymously when no credentials are set",
-    )
-    group.add_argument(
-        "--local",
-        action="store_true",
-        help="the local emulator started by 'npq-events local up' (it must hold each stack); "
-        "no credentials are sent",
-    )
-    return group
-
-
 def run(args: argparse.Namespace) -> int:
     stacks = committed_stacks(args.project_dir) if args.all else list(dict.fromkeys(args.stack))
     if not stacks:
@@ -95,17 +73,13 @@ def run(args: argparse.Namespace) -> int:
         )
     if args.emulator and not args.api_endpoint:
         raise UserError("--emulator describes the --api-endpoint: give --api-endpoint URL too")
-    if args.local:
-        endpoint, credentials_env = local.local_endpoint(*stacks), local.NO_CREDENTIALS
-    else:
-        endpoint = check_endpoint(args.api_endpoint) if args.api_endpoint else None
-        credentials_env = os.environ
+    endpoint, credentials_env = options.endpoint(args, *stacks)
     targets = [load_target(stack, args.project_dir) for stack in stacks]
     results = _check_with_progress(targets, endpoint, credentials_env, args)
     _write(results, args.format)
     for result in results:
         if result.status == ERROR:
-            print(f"npq-events: error: stack {result.stack}: {result.error}", file=sys.stderr)
+            error_line(f"stack {result.stack}: {result.error}")
     return exit_status(results, before_up=args.before_up)
 
 
@@ -155,9 +129,11 @@ def _write(results: list[StackResult], fmt: str) -> None:
                 with open(summary, "a", encoding="utf-8") as handle:
                     handle.write(text)
             except OSError as exc:
-                raise UserError(
-                    f"cannot append to ${STEP_SUMMARY_ENV} ({summary}): {exc.strerror or exc}"
-                ) from None
+                # The summary is a copy for people: its loss must not turn a result into exit 2.
+                warning_line(
+                    f"cannot append to ${STEP_SUMMARY_ENV} ({summary}): {exc.strerror or exc}; "
+                    "the summary is on stdout only"
+                )
         return
     out = console()
     if out.is_terminal:

@@ -7,8 +7,9 @@ from collections.abc import Sequence
 
 from rich.console import Console
 from rich.table import Table
-from rich.text import Text
 
+from infra.cli.output import shown
+from infra.errors import printable
 from infra.rules.verify import DRIFT, ERROR, MATCH, Finding, StackResult
 
 _STYLE = {MATCH: "green", DRIFT: "red", ERROR: "yellow"}
@@ -52,10 +53,10 @@ def show(value: object) -> str:
 
 def write_plain(results: Sequence[StackResult], out: Console) -> None:
     for result in results:
-        out.print(headline(result), markup=False, highlight=False)
+        out.print(shown(headline(result)))
         for finding in result.findings:
-            out.print(_plain_finding(finding), markup=False, highlight=False)
-    out.print(summary_line(results), markup=False, highlight=False)
+            out.print(shown(_plain_finding(finding)))
+    out.print(summary_line(results))
 
 
 def _plain_finding(finding: Finding) -> str:
@@ -68,14 +69,16 @@ def _plain_finding(finding: Finding) -> str:
 def write_rich(results: Sequence[StackResult], out: Console) -> None:
     for result in results:
         style = _STYLE[result.status]
-        out.print(Text(result.stack, style="bold"), Text(" "), sep="", end="")
-        out.print(result.table or "(table unknown)", end="", markup=False)
-        out.print(f"  [bold {style}]{result.status}[/bold {style}]", end="")
+        out.print(
+            f"[bold]{shown(result.stack)}[/bold] {shown(result.table or '(table unknown)')}"
+            f"  [bold {style}]{result.status}[/bold {style}]",
+            end="",
+        )
         if result.status == DRIFT:
             out.print(f"  pulumi up effect: [bold]{result.effect}[/bold]", end="")
         out.print()
         if result.error:
-            out.print(f"  {result.error}", markup=False, style=style)
+            out.print(f"  {shown(result.error)}", style=style)
         if result.findings:
             table = Table(show_lines=True, expand=True)
             table.add_column("level / effect", no_wrap=True)
@@ -83,15 +86,14 @@ def write_rich(results: Sequence[StackResult], out: Console) -> None:
             table.add_column("expected, live, and what pulumi up does", ratio=3)
             for finding in result.findings:
                 level_style = "red" if finding.level == DRIFT else "dim"
-                detail = Text()
-                detail.append("expected: ", style="bold")
-                detail.append(show(finding.expected) + "\n")
-                detail.append("live:     ", style="bold")
-                detail.append(show(finding.actual) + "\n")
-                detail.append(finding.message)
+                detail = (
+                    f"[bold]expected:[/bold] {shown(show(finding.expected))}\n"
+                    f"[bold]live:    [/bold] {shown(show(finding.actual))}\n"
+                    f"{shown(finding.message)}"
+                )
                 table.add_row(
-                    Text(f"{finding.level}\n{finding.effect}", style=level_style),
-                    Text(finding.path),
+                    f"[{level_style}]{finding.level}\n{finding.effect}[/{level_style}]",
+                    shown(finding.path),
                     detail,
                 )
             out.print(table)
@@ -134,4 +136,4 @@ def markdown(results: Sequence[StackResult]) -> str:
 
 
 def _cell(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+    return printable(text).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")

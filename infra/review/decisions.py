@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
-from infra.errors import UserError
+from infra.errors import InvalidValue, UserError
 from infra.model.settings import KEYS, StackSettings, load_settings
 from infra.model.stackfiles import (
     PR_NUMBER_PATTERN,
@@ -47,24 +47,30 @@ GITHUB_OUTPUTS = (
 # -- names -----------------------------------------------------------------------------------
 
 
-def parse_pr(text: str, flag: str = "--pr") -> int:
-    """A pull request number from the command line, or UserError (exit 2)."""
-    if not isinstance(text, str) or not _PR_TEXT_RE.match(text):
-        raise UserError(f"{flag} {text!r} is not accepted: {PR_ACCEPTED}")
+def parse_pr(text: str) -> int:
+    """A pull request number as written, or InvalidValue saying what is accepted."""
+    if not isinstance(text, str) or not _PR_TEXT_RE.fullmatch(text):
+        raise InvalidValue(f"is not accepted: {PR_ACCEPTED}")
     return int(text)
 
 
 def parse_closed(text: str) -> frozenset[int]:
-    """`--closed 12,15,18`: one or more pull request numbers separated by commas."""
+    """`12,15,18`: one or more pull request numbers separated by commas."""
     if not isinstance(text, str) or not text:
-        raise UserError(f"--closed {text!r} is not accepted: {PR_ACCEPTED}, separated by commas")
-    return frozenset(parse_pr(item, "--closed item") for item in text.split(","))
+        raise InvalidValue(f"is not accepted: {PR_ACCEPTED}, separated by commas")
+    numbers = set()
+    for item in text.split(","):
+        try:
+            numbers.add(parse_pr(item))
+        except InvalidValue as exc:
+            raise InvalidValue(str(exc), part=item) from None
+    return frozenset(numbers)
 
 
 def parse_days(text: str) -> int:
-    """`--older-than DAYS`."""
-    if not isinstance(text, str) or not _DAYS_RE.match(text) or int(text) > MAX_DAYS:
-        raise UserError(f"--older-than {text!r} is not accepted: {DAYS_ACCEPTED}")
+    """A number of whole days, 1 to MAX_DAYS."""
+    if not isinstance(text, str) or not _DAYS_RE.fullmatch(text) or int(text) > MAX_DAYS:
+        raise InvalidValue(f"is not accepted: {DAYS_ACCEPTED}")
     return int(text)
 
 
@@ -123,7 +129,7 @@ def recorded_created_on(update_config: Mapping[str, Any] | None) -> date | None:
         value = getattr(entry, "value", None)
     else:
         value = None
-    if not isinstance(value, str) or not _DATE_RE.match(value):
+    if not isinstance(value, str) or not _DATE_RE.fullmatch(value):
         return None
     try:
         return date.fromisoformat(value)
@@ -336,7 +342,7 @@ def select_for_prune(
     it is kept and reported. A stack with an update running is kept.
     """
     if not closed and older_than_days is None:
-        raise UserError("review prune needs --closed N,N... and/or --older-than DAYS")
+        raise UserError("prune selects by closed pull requests, by age, or both: none was given")
     now = now or datetime.now(UTC)
     selected, kept = [], []
     for stack in stacks:
