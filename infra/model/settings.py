@@ -11,6 +11,9 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import date
+
+from infra.errors import BadInput
 
 PROJECT_NAME = "npq-analytics"
 DEFAULT_LOCATION = "europe-west2"
@@ -26,7 +29,7 @@ MAX_LABELS = 64
 TOOL_LABELS = ("environment", "managed-by", "pr", "created-on")
 
 
-class ConfigError(ValueError):
+class ConfigError(BadInput):
     """A config value that is missing or not accepted; the message is one line."""
 
     def __init__(self, key: str, value: object, accepted: str) -> None:
@@ -68,12 +71,14 @@ KEYS: dict[str, ConfigKey] = {
         ),
         ConfigKey(
             "location",
-            f"a BigQuery location such as europe-west2, EU or US (default {DEFAULT_LOCATION})",
+            f"a BigQuery location: a region such as {DEFAULT_LOCATION} or us-central1, or the "
+            f"multi-region EU or US (default {DEFAULT_LOCATION})",
         ),
         ConfigKey(
             "kmsKey",
             "a full Cloud KMS key name projects/<project>/locations/<location>/"
-            "keyRings/<ring>/cryptoKeys/<key>, in the dataset's location",
+            "keyRings/<ring>/cryptoKeys/<key> (ring and key: 1-63 letters, digits, '_' or '-'), "
+            "in the dataset's location",
         ),
         ConfigKey(
             "timeTravelHours",
@@ -148,33 +153,43 @@ class StackSettings:
         return self.lifecycle == LONG_LIVED
 
 
-_PROJECT_RE = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
-_ENV_RE = re.compile(r"^[a-z][a-z0-9-]{0,29}$")
-_DATASET_RE = re.compile(r"^[A-Za-z0-9_]{1,1024}$")
-_LOCATION_RE = re.compile(r"^(?:[a-z]+-[a-z]+[0-9]+|EU|US|eu|us)$")
+# Every pattern below is used with fullmatch: `$` would also match before a trailing newline.
+_PROJECT = r"[a-z][a-z0-9-]{4,28}[a-z0-9]"
+_PROJECT_RE = re.compile(_PROJECT)
+_ENV_RE = re.compile(r"[a-z][a-z0-9-]{0,29}")
+_DATASET_RE = re.compile(r"[A-Za-z0-9_]{1,1024}")
+# A Google Cloud region is <geography>-<direction><number> (europe-west2, us-central1,
+# northamerica-northeast1, me-central2); BigQuery's multi-regions are EU and US.
+_REGION = (
+    r"(?:africa|asia|australia|europe|me|northamerica|southamerica|us)-"
+    r"(?:central|east|north|northeast|northwest|south|southeast|southwest|west)[1-9][0-9]?"
+)
+_LOCATION_RE = re.compile(rf"{_REGION}|EU|US|eu|us")
+# Cloud KMS ids: key rings and keys are 1-63 letters, digits, '_' or '-'.
+_KMS_ID = r"[A-Za-z0-9_-]{1,63}"
 _KMS_RE = re.compile(
-    r"^projects/(?P<project>[^/]+)/locations/(?P<location>[^/]+)/keyRings/(?P<ring>[^/]+)"
-    r"/cryptoKeys/(?P<key>[^/]+)$"
+    rf"projects/(?P<project>{_PROJECT})/locations/(?P<location>[a-z0-9-]{{1,63}})"
+    rf"/keyRings/(?P<ring>{_KMS_ID})/cryptoKeys/(?P<key>{_KMS_ID})"
 )
 _TAG_RE = re.compile(
-    r"^projects/(?P<project>[^/]+)/locations/(?P<location>[^/]+)/taxonomies/[0-9]+"
-    r"/policyTags/[0-9]+$"
+    rf"projects/(?P<project>{_PROJECT})/locations/(?P<location>[a-z0-9-]{{1,63}})"
+    r"/taxonomies/[0-9]{1,20}/policyTags/[0-9]{1,20}"
 )
-_LABEL_KEY_RE = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
-_LABEL_VALUE_RE = re.compile(r"^[a-z0-9_-]{0,63}$")
-_DIGITS_RE = re.compile(r"^[0-9]{1,9}$")
+_LABEL_KEY_RE = re.compile(r"[a-z][a-z0-9_-]{0,62}")
+_LABEL_VALUE_RE = re.compile(r"[a-z0-9_-]{0,63}")
+_DIGITS_RE = re.compile(r"[0-9]{1,9}")
 _ROLE_RE = re.compile(
-    r"\A(?:roles/bigquery\.[A-Za-z][A-Za-z0-9_.]{0,62}"
-    r"|projects/[a-z][a-z0-9-]{4,28}[a-z0-9]/roles/[A-Za-z0-9_.]{3,64}"
-    r"|organizations/[0-9]{1,20}/roles/[A-Za-z0-9_.]{3,64})\Z"
+    r"(?:roles/bigquery\.[A-Za-z][A-Za-z0-9_.]{0,62}"
+    rf"|projects/{_PROJECT}/roles/[A-Za-z0-9_.]{{3,64}}"
+    r"|organizations/[0-9]{1,20}/roles/[A-Za-z0-9_.]{3,64})"
 )
 _EMAIL = r"[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"
 _MEMBER_RE = re.compile(
-    rf"\A(?:(?:serviceAccount|user|group):{_EMAIL}"
+    rf"(?:(?:serviceAccount|user|group):{_EMAIL}"
     r"|domain:[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"
-    r"|iamMember:principal(?:Set)?://iam\.googleapis\.com/[!-~]+)\Z"
+    r"|iamMember:principal(?:Set)?://iam\.googleapis\.com/[!-~]+)"
 )
-_DATE_RE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+_DATE_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _TRUE = ("true", "True", "TRUE")
 _FALSE = ("false", "False", "FALSE")
 
@@ -202,11 +217,11 @@ def load_settings(stack: str, config: Mapping[str, str]) -> StackSettings:
         return ConfigError(KEYS[name].full, value, extra or KEYS[name].accepted)
 
     project = raw("project")
-    if project is None or not _PROJECT_RE.match(project):
+    if project is None or not _PROJECT_RE.fullmatch(project):
         raise fail("project", project)
 
     environment = raw("environment")
-    if environment is None or not _ENV_RE.match(environment):
+    if environment is None or not _ENV_RE.fullmatch(environment):
         raise fail("environment", environment)
 
     pr_number = _positive_int(raw("prNumber"), fail("prNumber", raw("prNumber")))
@@ -220,7 +235,7 @@ def load_settings(stack: str, config: Mapping[str, str]) -> StackSettings:
         raise fail("lifecycle", lifecycle, f"a review app stack (prNumber set) is {EPHEMERAL}")
 
     dataset_id = raw("datasetId") or default_dataset_id(environment, pr_number)
-    if not _DATASET_RE.match(dataset_id):
+    if not _DATASET_RE.fullmatch(dataset_id):
         raise fail("datasetId", dataset_id)
     if pr_number is not None and dataset_id != default_dataset_id(environment, pr_number):
         raise fail(
@@ -231,11 +246,11 @@ def load_settings(stack: str, config: Mapping[str, str]) -> StackSettings:
         )
 
     location = raw("location") or DEFAULT_LOCATION
-    if not _LOCATION_RE.match(location):
+    if not _LOCATION_RE.fullmatch(location):
         raise fail("location", location)
 
     kms_key = raw("kmsKey")
-    match = _KMS_RE.match(kms_key or "")
+    match = _KMS_RE.fullmatch(kms_key or "")
     if match is None:
         raise fail("kmsKey", kms_key)
     if match["location"].lower() != kms_location(location):
@@ -248,7 +263,7 @@ def load_settings(stack: str, config: Mapping[str, str]) -> StackSettings:
     hours_text = raw("timeTravelHours")
     hours = DEFAULT_TIME_TRAVEL_HOURS
     if hours_text is not None:
-        if not _DIGITS_RE.match(hours_text.strip()):
+        if not _DIGITS_RE.fullmatch(hours_text.strip()):
             raise fail("timeTravelHours", hours_text)
         hours = int(hours_text)
         if not (48 <= hours <= 168 and hours % 24 == 0):
@@ -256,7 +271,7 @@ def load_settings(stack: str, config: Mapping[str, str]) -> StackSettings:
 
     tag = raw("hiddenPolicyTag") or None
     if tag is not None:
-        tag_match = _TAG_RE.match(tag)
+        tag_match = _TAG_RE.fullmatch(tag)
         if tag_match is None:
             raise fail("hiddenPolicyTag", tag)
         if tag_match["location"].lower() != kms_location(location):
@@ -281,7 +296,7 @@ def load_settings(stack: str, config: Mapping[str, str]) -> StackSettings:
     iam_role, iam_members = _review_iam(raw, fail, environment)
 
     created_on = raw("createdOn") or None
-    if created_on is not None and not _DATE_RE.match(created_on):
+    if created_on is not None and not _is_date(created_on):
         raise fail("createdOn", created_on)
 
     labels = _labels(raw("labels"), fail)
@@ -337,7 +352,7 @@ def _review_iam(raw, fail, environment: str) -> tuple[str | None, tuple[str, ...
         if not isinstance(parsed, list) or not all(isinstance(m, str) for m in parsed):
             raise fail("reviewIamMembers", members_text)
         for member in parsed:
-            if not _MEMBER_RE.match(member):
+            if not _MEMBER_RE.fullmatch(member):
                 raise fail(
                     "reviewIamMembers",
                     members_text,
@@ -346,7 +361,7 @@ def _review_iam(raw, fail, environment: str) -> tuple[str | None, tuple[str, ...
         if len(set(parsed)) != len(parsed):
             raise fail("reviewIamMembers", members_text, "each member at most once")
         members = tuple(parsed)
-    if role is not None and not _ROLE_RE.match(role):
+    if role is not None and not _ROLE_RE.fullmatch(role):
         raise fail("reviewIamRole", role)
     if members and role is None:
         raise fail("reviewIamRole", role, "reviewIamMembers needs the role to grant them")
@@ -385,6 +400,17 @@ def _reject_unknown(config: Mapping[str, str]) -> None:
             raise ConfigError(full, config[full], f"unknown key; accepted keys are {names}")
 
 
+def _is_date(text: str) -> bool:
+    """YYYY-MM-DD naming a day that exists (not 2026-02-30)."""
+    if not _DATE_RE.fullmatch(text):
+        return False
+    try:
+        date.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
+
+
 def _bool(value: str | None, error: ConfigError) -> bool:
     if value is None or value in _FALSE:
         return False
@@ -397,7 +423,7 @@ def _positive_int(value: str | None, error: ConfigError) -> int | None:
     if value is None:
         return None
     text = value.strip()
-    if not _DIGITS_RE.match(text) or int(text) < 1:
+    if not _DIGITS_RE.fullmatch(text) or int(text) < 1:
         raise error
     return int(text)
 
@@ -414,7 +440,7 @@ def _labels(value: str | None, fail) -> dict[str, str]:
     labels: dict[str, str] = {}
     for key, item in parsed.items():
         text = str(item).lower() if isinstance(item, bool) else str(item)
-        if not _LABEL_KEY_RE.match(str(key)) or not _LABEL_VALUE_RE.match(text):
+        if not _LABEL_KEY_RE.fullmatch(str(key)) or not _LABEL_VALUE_RE.fullmatch(text):
             raise fail(
                 "labels", value, f"label {key}={text!r} is not accepted; " + KEYS["labels"].accepted
             )

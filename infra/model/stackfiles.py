@@ -1,9 +1,10 @@
 """Reading `Pulumi.<stack>.yaml` the way the Pulumi CLI hands config to a program.
 
 Commands that run without the Pulumi CLI (plan, verify, records, local) read a stack's config
-from its committed file. Values become strings, as the CLI passes them: scalars as text,
-structured values (labels) as JSON. A review app stack `review-pr-<N>` has no file of its own:
-it is `Pulumi.review.yaml` plus its pull request number.
+from its committed file, as the CLI reads it (infra.model.stack_yaml: YAML 1.2, duplicate keys
+an error) and passes it: scalars as text, structured values (labels) as JSON. A review app
+stack `review-pr-<N>` has no file of its own: it is `Pulumi.review.yaml` plus its pull request
+number.
 """
 
 from __future__ import annotations
@@ -12,11 +13,12 @@ import json
 import re
 from pathlib import Path
 
-import yaml
-
+from infra.errors import BadInput
+from infra.model import stack_yaml
 from infra.model.settings import (
     EPHEMERAL,
     KEYS,
+    PROJECT_NAME,
     StackSettings,
     load_settings,
     tool_label_refusal,
@@ -44,25 +46,11 @@ REVIEW_BASE_STACK = "review"
 REVIEW_BASE_OWN_KEYS = ("datasetId", "description", "adopt", "ownsKmsGrant")
 
 
-class _Yaml12Loader(yaml.SafeLoader):
-    """PyYAML reads YAML 1.1, where `yes`, `no`, `on` and `off` are booleans; the Pulumi CLI
-    reads YAML 1.2 and passes them to the program as text. Only true/false are booleans here."""
+_STACK_NAME_RE = re.compile(r"[A-Za-z0-9_.-]{1,100}")
 
 
-_Yaml12Loader.yaml_implicit_resolvers = {
-    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-_Yaml12Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:bool",
-    re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
-    list("tTfF"),
-)
-_STACK_NAME_RE = re.compile(r"\A[A-Za-z0-9_.-]{1,100}\Z")
-
-
-class StackFileError(ValueError):
-    """A stack file that is missing or unreadable; the message is one line."""
+class StackFileError(BadInput):
+    """A stack file that is missing or unreadable; the message is one line naming the file."""
 
 
 def stack_file(stack: str, root: Path = ROOT) -> Path:
@@ -96,7 +84,7 @@ def review_stack_config(pr_number: int, root: Path = ROOT) -> dict[str, str]:
 
 def stack_config(stack: str, root: Path = ROOT) -> dict[str, str]:
     """The flat config map for a stack, as the Pulumi CLI would give it to the program."""
-    if not _STACK_NAME_RE.match(stack):
+    if not _STACK_NAME_RE.fullmatch(stack):
         raise StackFileError(
             f"stack name {stack!r} is not accepted: letters, digits, '-', '_' and '.'"
         )
@@ -114,38 +102,22 @@ def read_stack_file(stack: str, root: Path = ROOT) -> dict[str, str]:
             f"no stack file {path.name} for stack {stack!r} (stacks: {known}, review-pr-<N>)"
         )
     try:
-        document = yaml.load(path.read_text(), Loader=_Yaml12Loader) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise StackFileError(f"{path.name}: not readable YAML ({reason})") from None
-    if not isinstance(document, dict):
-        raise StackFileError(f"{path.name}: expected a mapping with a 'config' key")
-    config = document.get("config") or {}
-    if not isinstance(config, dict):
-        raise StackFileError(f"{path.name}: 'config' must be a mapping of keys to values")
-    for key, value in config.items():
-        if isinstance(value, dict) and set(value) == {"secure"}:
-            raise StackFileError(
-                f"{path.name}: {key} is a secret; no config value of this project is secret: "
-                "set it in plain text"
-            )
-    labels = config.get(KEYS["labels"].full)
+        content = path.read_bytes()
+    except OSError as exc:
+        raise StackFileError(f"{path.name}: cannot be read ({exc.strerror or exc})") from None
+    try:
+        config = stack_yaml.config_strings(content, PROJECT_NAME)
+    except stack_yaml.StackYamlError as exc:
+        raise StackFileError(f"{path.name}: {exc}") from None
+    labels_key = KEYS["labels"].full
+    try:
+        labels = json.loads(config.get(labels_key, "{}"))
+    except ValueError:
+        labels = None  # a string, not a map: load_settings names what labels accepts
     overridden = tool_labels_in(labels) if isinstance(labels, dict) else []
     if overridden:
-        raise StackFileError(
-            f"{path.name}: {KEYS['labels'].full}: {tool_label_refusal(overridden[0])}"
-        )
-    return {str(key): _as_config_string(value) for key, value in config.items()}
-
-
-def _as_config_string(value: object) -> str:
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, dict | list):
-        return json.dumps(value)
-    return str(value)
+        raise StackFileError(f"{path.name}: {labels_key}: {tool_label_refusal(overridden[0])}")
+    return config
 
 
 def settings_for(stack: str, root: Path = ROOT) -> StackSettings:
