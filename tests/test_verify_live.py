@@ -12,8 +12,9 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from infra.bigquery.client import RETRY, Deadlines, check_endpoint, credentials
+from infra.bigquery.client import RETRY, Deadlines, credentials
 from infra.bigquery.live import Target, check_all, check_stack
+from infra.cli.main import build_parser
 from infra.cli.verify import exit_status
 from infra.errors import UserError
 from infra.model.declared import declare
@@ -44,6 +45,15 @@ def check(stub: StubBigQuery, stack: str = "staging"):
 def dataset_path(stack: str = "staging") -> str:
     settings = settings_for(stack)
     return f"/bigquery/v2/projects/{settings.project}/datasets/{settings.dataset_id}"
+
+
+def check_endpoint(endpoint: str) -> str:
+    """--api-endpoint as the CLI's parser reads it: UserError when refused."""
+    return (
+        build_parser("verify")
+        .parse_args(["verify", "--all", f"--api-endpoint={endpoint}"])
+        .api_endpoint
+    )
 
 
 def drift_paths(result) -> dict[str, object]:
@@ -331,12 +341,16 @@ def test_the_key_in_the_teams_variable_is_used_and_never_printed(stub):
     stub.put(target().declaration)
     key_json, pem = _service_account_key(stub.token_uri)
     env = {"BIGQUERY_DFE_ANALYTICS_API_JSON_KEY": key_json}
+    # A plain-http loopback endpoint gets the credentials only when asked.
     done = verify_cli(stub, "--stack", "staging", "--format", "json", env=env)
+    assert done.returncode == 0, done.stderr
+    assert stub.authorizations == ["", ""]
+    done = verify_cli(stub, "--stack", "staging", "--send-credentials", env=env)
     assert done.returncode == 0, done.stderr
     assert f"Bearer {stub.access_token}" in stub.authorizations
 
     stub.token_status = 400  # the token endpoint refuses the key
-    done = verify_cli(stub, "--stack", "staging", env=env)
+    done = verify_cli(stub, "--stack", "staging", "--send-credentials", env=env)
     assert done.returncode == 2
     (line,) = done.stderr.splitlines()
     assert line.startswith("npq-events: error: stack staging: credentials refused")
@@ -406,6 +420,7 @@ def test_key_variable_json_that_is_not_an_object_through_the_cli():
             "staging",
             "--api-endpoint",
             "http://127.0.0.1:1",
+            "--send-credentials",
             env={"BIGQUERY_DFE_ANALYTICS_API_JSON_KEY": "[]"},
         )
         assert done.returncode == 2, command
@@ -424,7 +439,13 @@ def test_an_endpoint_with_no_usable_host_or_port_is_refused(endpoint):
 
 @pytest.mark.parametrize(
     "endpoint",
-    ["http://127.0.0.1:9050", "http://[::1]:9050", "https://bigquery.googleapis.com/", "http://x"],
+    [
+        "http://127.0.0.1:9050",
+        "http://[::1]:9050",
+        "http://localhost:9050",
+        "https://bigquery.googleapis.com/",
+        "https://x",
+    ],
 )
 def test_endpoints_accepted(endpoint):
     assert check_endpoint(endpoint) == endpoint.rstrip("/")
@@ -477,12 +498,14 @@ def test_records_says_in_one_line_that_the_credentials_were_refused(stub):
         "staging",
         "--api-endpoint",
         stub.endpoint,
+        "--send-credentials",
         env={"BIGQUERY_DFE_ANALYTICS_API_JSON_KEY": key_json},
     )
     assert done.returncode == 2
     (line,) = done.stderr.splitlines()
     assert line.startswith(
-        "npq-events: error: credentials refused reading ecf-bq.npq_events_staging"
+        "npq-events: error: reading ecf-bq.npq_events_staging.events at "
+        f"{stub.endpoint}: credentials refused"
     )
     assert pem.splitlines()[1] not in done.stdout + done.stderr
 

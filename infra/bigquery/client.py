@@ -4,11 +4,16 @@ Credentials, in order: the service account key JSON in BIGQUERY_DFE_ANALYTICS_AP
 (the variable the team already uses), else Application Default Credentials (which read
 GOOGLE_APPLICATION_CREDENTIALS, workload identity federation or gcloud's login). With an
 explicit API endpoint (a local emulator) and neither set, requests go anonymously. Credential
-values are never printed.
+values are never printed, and never sent over plain http:// except to a loopback address.
+
+Every request has a total deadline (infra.bigquery.http): connecting and reading the whole
+answer within CALL_TIMEOUT seconds; a transient failure is retried for RETRY_DEADLINE seconds
+at most.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import re
@@ -23,7 +28,8 @@ from google.auth.exceptions import DefaultCredentialsError
 from google.cloud import bigquery
 from google.oauth2 import service_account
 
-from infra.errors import UserError
+from infra.bigquery.http import DeadlineAuthorizedSession
+from infra.errors import InvalidValue, UserError
 
 KEY_JSON_ENV = "BIGQUERY_DFE_ANALYTICS_API_JSON_KEY"
 ADC_FILE_ENV = "GOOGLE_APPLICATION_CREDENTIALS"
@@ -34,7 +40,11 @@ RETRY_DEADLINE = 8.0
 RETRY = bigquery.DEFAULT_RETRY.with_deadline(RETRY_DEADLINE).with_delay(
     initial=0.2, maximum=1.0, multiplier=2.0
 )
-_ENDPOINT_RE = re.compile(r"^https?://[A-Za-z0-9.\-\[\]:]+(?::[0-9]{1,5})?/?$")
+_ENDPOINT_RE = re.compile(r"https?://[A-Za-z0-9.\-\[\]:]+(?::[0-9]{1,5})?/?")
+ENDPOINT_ACCEPTED = (
+    "give https://HOST[:PORT], or http://HOST[:PORT] on loopback only (127.0.0.1, [::1], "
+    "localhost), e.g. http://127.0.0.1:9050"
+)
 
 
 @dataclass(frozen=True)
@@ -49,10 +59,14 @@ DEFAULT_DEADLINES = Deadlines()
 
 
 def check_endpoint(endpoint: str) -> str:
-    if not _ENDPOINT_RE.match(endpoint) or not _host_and_port_parse(endpoint):
-        raise UserError(
-            f"--api-endpoint {endpoint!r} is not accepted: give http(s)://HOST[:PORT], "
-            "e.g. http://127.0.0.1:9050"
+    """An API endpoint URL without its trailing slash, or InvalidValue: an empty one (which would
+    mean BigQuery itself), one without a usable host and port, and plain http:// to anything
+    but loopback (credentials would cross the network in clear) are refused."""
+    if not _ENDPOINT_RE.fullmatch(endpoint) or not _host_and_port_parse(endpoint):
+        raise InvalidValue(f"is not accepted: {ENDPOINT_ACCEPTED}")
+    if urlsplit(endpoint).scheme == "http" and not is_loopback(endpoint):
+        raise InvalidValue(
+            f"is not accepted: plain http:// is for loopback only; {ENDPOINT_ACCEPTED}"
         )
     return endpoint.rstrip("/")
 
@@ -66,6 +80,21 @@ def _host_and_port_parse(endpoint: str) -> bool:
     except ValueError:
         return False
     return bool(parts.hostname) and (port is None or 1 <= port <= 65535)
+
+
+def is_loopback(endpoint: str) -> bool:
+    """Whether the endpoint's host is this machine: localhost, 127.0.0.0/8 or ::1."""
+    host = (urlsplit(endpoint).hostname or "").lower()
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def is_plain_http(endpoint: str | None) -> bool:
+    return endpoint is not None and urlsplit(endpoint).scheme == "http"
 
 
 def credentials(api_endpoint: str | None, env: Mapping[str, str] = os.environ) -> Credentials:
@@ -99,11 +128,25 @@ def credentials(api_endpoint: str | None, env: Mapping[str, str] = os.environ) -
 
 
 def make_client(
-    project: str, api_endpoint: str | None = None, env: Mapping[str, str] = os.environ
+    project: str,
+    api_endpoint: str | None = None,
+    env: Mapping[str, str] = os.environ,
+    deadlines: Deadlines = DEFAULT_DEADLINES,
 ) -> bigquery.Client:
-    """A client for `project`, against `api_endpoint` when given (e.g. a local emulator)."""
-    endpoint = check_endpoint(api_endpoint) if api_endpoint else None
+    """A client for `project`, against `api_endpoint` when given (e.g. a local emulator), whose
+    every request ends within `deadlines.timeout` seconds. Credentials come from `env`: a caller
+    passes NO_CREDENTIALS (infra.bigquery.local) for anonymous requests."""
+    endpoint = None
+    if api_endpoint is not None:
+        try:
+            endpoint = check_endpoint(api_endpoint)
+        except InvalidValue as exc:
+            raise UserError(f"API endpoint {api_endpoint!r} {exc}") from None
     options = ClientOptions(api_endpoint=endpoint) if endpoint else None
+    found = credentials(endpoint, env)
     return bigquery.Client(
-        project=project, credentials=credentials(endpoint, env), client_options=options
+        project=project,
+        credentials=found,
+        client_options=options,
+        _http=DeadlineAuthorizedSession(found, deadlines.timeout),
     )
