@@ -139,8 +139,14 @@ def test_up_is_idempotent_loads_more_stacks_and_restarts_on_kept_data(state_env)
     with pytest.raises(UserError, match="no local emulator runs"):
         local.local_endpoint("staging", env=state_env)
     restarted = local.up("staging", port, env=state_env)
-    assert restarted.started and restarted.loaded.kept
-    assert restarted.loaded.events == first.loaded.events
+    # Both stacks loaded before it stopped are still held, with their events.
+    assert restarted.started and restarted.loaded is None
+    assert restarted.state.stacks == ("staging", "review")
+    assert local.local_endpoint("staging", "review", env=state_env) == restarted.state.endpoint
+    table = declare(settings_for("staging")).table
+    client = make_client(table.project, restarted.state.endpoint, env={})
+    (count,) = next(iter(client.query(f"SELECT COUNT(*) FROM `{table.ref}`", timeout=10)))
+    assert count == first.loaded.events
 
     stopped = local.down(env=state_env)
     assert stopped.was_running and not emulator.is_running(restarted.state.pid)

@@ -14,18 +14,28 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+
+import requests
+
+from infra.bigquery.http import DeadlineSession
 
 HOST = "127.0.0.1"
 DEFAULT_PORT = 9050
 START_TIMEOUT = 60.0
+ANSWER_DEADLINE = 2.0
+MODULE = "infra.bigquery.emulator"
+START = "start"
+DATA_DIR_OPTION = "--data-dir"
 
 
 class EmulatorError(RuntimeError):
     """The emulator could not be started or reached; the message is one line."""
+
+    def __init__(self, message: str, port_taken: bool = False) -> None:
+        super().__init__(message)
+        self.port_taken = port_taken
 
 
 @dataclass(frozen=True)
@@ -79,12 +89,12 @@ def start(
     if not 1 <= port <= 65535:
         raise EmulatorError(f"port {port} is not a TCP port (1-65535)")
     if not port_is_free(port):
-        raise EmulatorError(f"port {port} on {HOST} is in use; choose another with --port")
+        raise EmulatorError(f"port {port} on {HOST} is in use", port_taken=True)
     command = [
         sys.executable,
         "-m",
-        "infra.bigquery.emulator",
-        "start",
+        MODULE,
+        START,
         "--rest-host",
         HOST,
         "--rest-port",
@@ -102,7 +112,7 @@ def start(
     ]
     if data_dir is not None:
         data_dir.mkdir(parents=True, exist_ok=True)
-        command += ["--persistent", "--data-dir", str(data_dir)]
+        command += ["--persistent", DATA_DIR_OPTION, str(data_dir)]
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("ab") as log:
         process = subprocess.Popen(
@@ -124,22 +134,26 @@ def start(
         if answers(running.endpoint, project):
             return running
         time.sleep(0.2)
-    stop(process.pid)
+    stop(process.pid, data_dir)
     raise EmulatorError(f"the emulator did not answer within {timeout:.0f}s (log: {log_path})")
 
 
-def answers(endpoint: str, project: str) -> bool:
+def answers(endpoint: str, project: str, deadline: float = ANSWER_DEADLINE) -> bool:
+    """Whether a BigQuery REST API answers at `endpoint` within `deadline` seconds in all."""
     url = f"{endpoint}/bigquery/v2/projects/{project}/datasets"
-    try:
-        with urllib.request.urlopen(url, timeout=1) as response:
-            return response.status == 200
-    except (urllib.error.URLError, OSError):
-        return False
+    with DeadlineSession(deadline) as session:
+        try:
+            return session.get(url, timeout=deadline).status_code == 200
+        except (requests.RequestException, OSError, ValueError):
+            return False
 
 
 def is_running(pid: int) -> bool:
     """Whether the process lives. A zombie does not: an emulator left by an earlier
-    `npq-events local up` is reparented to PID 1, which in a container may never reap it."""
+    `npq-events local up` is reparented to PID 1, which in a container may never reap it.
+    Only a positive pid is asked about (0 and -1 would ask about whole process groups)."""
+    if pid <= 0:
+        return False
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -159,18 +173,86 @@ def _is_zombie(pid: int) -> bool:
     return bool(state) and state[0] in ("Z", "X")
 
 
-def command_line(pid: int) -> str | None:
-    """The process's command line where /proc shows it, else None."""
+def command_line(pid: int) -> list[str] | None:
+    """The process's arguments where the system shows them (/proc, else `ps`), else None."""
+    if pid <= 0:
+        return None
     try:
         raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except FileNotFoundError:
+        if Path("/proc/self").exists():
+            return None  # /proc exists and the process does not
     except OSError:
         return None
-    return raw.replace(b"\0", b" ").decode(errors="replace").strip()
+    else:
+        return [part.decode(errors="replace") for part in raw.split(b"\0") if part] or None
+    try:
+        shown = subprocess.run(
+            ["ps", "-ww", "-o", "command=", "-p", str(pid)],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return shown.split() or None  # a data directory with spaces does not match: refused
 
 
-def stop(pid: int, timeout: float = 10.0) -> bool:
-    """Stop the emulator's process group; True if it was running."""
-    if not is_running(pid):
+def is_ours(argv: list[str] | None, data_dir: Path | None = None) -> bool:
+    """Whether a command line is this module's emulator (with `data_dir`, when given)."""
+    if not argv:
+        return False
+    for i in range(len(argv) - 2):
+        if argv[i : i + 3] == ["-m", MODULE, START]:
+            rest = argv[i + 3 :]
+            if data_dir is None:
+                return True
+            return any(
+                rest[j] == DATA_DIR_OPTION and rest[j + 1] == str(data_dir)
+                for j in range(len(rest) - 1)
+            )
+    return False
+
+
+def owned(pid: int, data_dir: Path | None = None) -> bool:
+    """Whether `pid` is an emulator `start` launched (with `data_dir`, when given): never pid 0
+    or 1 or a negative one; the leader of its own process group, as start_new_session made it;
+    its command line this module's."""
+    if isinstance(pid, bool) or not isinstance(pid, int) or pid <= 1 or not is_running(pid):
+        return False
+    try:
+        if os.getpgid(pid) != pid:
+            return False
+    except OSError:
+        return False
+    return is_ours(command_line(pid), data_dir)
+
+
+def find(data_dir: Path) -> list[int]:
+    """Every running emulator started with `data_dir` (when the record of it is lost)."""
+    pids: list[int] = []
+    proc = Path("/proc")
+    if proc.is_dir():
+        candidates = [int(entry.name) for entry in proc.iterdir() if entry.name.isdigit()]
+    else:
+        try:
+            listing = subprocess.run(
+                ["ps", "-ax", "-o", "pid="], capture_output=True, text=True, timeout=5, check=False
+            ).stdout
+        except (OSError, subprocess.SubprocessError):
+            return []
+        candidates = [int(word) for word in listing.split() if word.isdigit()]
+    for pid in candidates:
+        if pid != os.getpid() and owned(pid, data_dir):
+            pids.append(pid)
+    return pids
+
+
+def stop(pid: int, data_dir: Path | None = None, timeout: float = 10.0) -> bool:
+    """Stop the emulator's process group; True if it was running. Signals nothing unless
+    `owned(pid, data_dir)`: never the caller's group, never another program."""
+    if not owned(pid, data_dir):
         return False
     with contextlib.suppress(ProcessLookupError):
         os.killpg(pid, signal.SIGTERM)
@@ -181,8 +263,9 @@ def stop(pid: int, timeout: float = 10.0) -> bool:
         if not is_running(pid):
             return True
         time.sleep(0.1)
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pid, signal.SIGKILL)
+    if owned(pid, data_dir):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGKILL)
     with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, 0)
     return True

@@ -39,7 +39,6 @@ STATE_DIR_ENV = "NPQ_EVENTS_STATE_DIR"
 DEFAULT_STATE_DIR = ROOT / ".npq-events"
 DEFAULT_STACK = "staging"
 INSERT_BATCH = 500
-_EMULATOR_MODULE = "infra.bigquery.emulator"
 # The environment a client of the local emulator reads credentials from: none. A real key
 # would be sent to loopback for nothing, and refreshing its token needs the internet.
 NO_CREDENTIALS: Mapping[str, str] = MappingProxyType({})
@@ -91,14 +90,17 @@ class LocalState:
 def read_state(where: Paths) -> LocalState | None:
     """The recorded state, None when there is none; UserError when it is unreadable."""
     try:
-        text = where.state_file.read_text()
+        text = where.state_file.read_text(encoding="utf-8")
     except FileNotFoundError:
         return None
-    except OSError as exc:
-        raise UserError(f"cannot read {where.state_file}: {exc.strerror}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = getattr(exc, "strerror", None) or "not UTF-8 text"
+        raise UserError(
+            f"cannot read {where.state_file}: {reason}; run 'npq-events local down' to clear it"
+        ) from None
     try:
         document = json.loads(text)
-        return LocalState(
+        state = LocalState(
             pid=int(document["pid"]),
             port=int(document["port"]),
             endpoint=str(document["endpoint"]),
@@ -108,28 +110,43 @@ def read_state(where: Paths) -> LocalState | None:
             log=str(document["log"]),
             started_at=str(document["started_at"]),
         )
-    except (ValueError, KeyError, TypeError):
+        # pid 0 or -1 would name whole process groups, pid 1 the system's init.
+        if state.pid <= 1 or not 1 <= state.port <= 65535:
+            raise ValueError("pid or port out of range")
+    except (ValueError, KeyError, TypeError, RecursionError):
         raise UserError(
             f"{where.state_file} is not a local emulator state file; "
             "run 'npq-events local down' to clear it"
         ) from None
+    return state
 
 
 def write_state(where: Paths, state: LocalState) -> None:
-    where.root.mkdir(parents=True, exist_ok=True)
+    _make_root(where)
     partial = where.state_file.with_suffix(".tmp")
-    partial.write_text(json.dumps(state.as_json(), indent=2) + "\n")
-    partial.replace(where.state_file)
+    try:
+        partial.write_text(json.dumps(state.as_json(), indent=2) + "\n", encoding="utf-8")
+        partial.replace(where.state_file)
+    except OSError as exc:
+        raise UserError(f"cannot write {where.state_file}: {exc.strerror or exc}") from None
 
 
-def is_alive(state: LocalState) -> bool:
-    """Whether the recorded process still runs and is the emulator (not a reused pid)."""
-    if not emulator.is_running(state.pid):
-        return False
-    command = emulator.command_line(state.pid)
-    if command is not None:
-        return _EMULATOR_MODULE in command
-    return emulator.answers(state.endpoint, state.project)
+def _make_root(where: Paths) -> None:
+    try:
+        where.root.mkdir(parents=True, exist_ok=True)
+        if not where.root.is_dir():
+            raise NotADirectoryError(0, "not a directory")
+    except OSError as exc:
+        raise UserError(
+            f"cannot use {where.root} for the local emulator's state (${STATE_DIR_ENV} chooses "
+            f"where): {exc.strerror or exc}"
+        ) from None
+
+
+def is_alive(state: LocalState, where: Paths) -> bool:
+    """Whether the recorded process still runs and is the emulator this state directory
+    started (not a reused pid, not another program)."""
+    return emulator.owned(state.pid, where.data_dir)
 
 
 @dataclass(frozen=True)
@@ -171,24 +188,24 @@ def up(
     where = paths(env)
     state = read_state(where)
     started = False
-    if state is None or not is_alive(state):
+    if state is None or not is_alive(state, where):
+        _make_root(where)
         project = declaration.dataset.project
         with step(f"Starting the BigQuery emulator on {emulator.HOST}:{port}"):
-            try:
-                running = emulator.start(port, project, where.log_file, data_dir=where.data_dir)
-            except emulator.EmulatorError as exc:
-                raise UserError(str(exc)) from None
+            running = emulator.start(port, project, where.log_file, data_dir=where.data_dir)
+        earlier = state.stacks if state is not None else ()
         state = LocalState(
             pid=running.pid,
             port=running.port,
             endpoint=running.endpoint,
             project=project,
-            # Tables kept on disk from an earlier run are found again below.
             stacks=(),
             data_dir=str(where.data_dir),
             log=str(where.log_file),
             started_at=utc_now().strftime("%Y-%m-%dT%H:%M:%SZ"),
         )
+        # The stacks loaded before it stopped whose tables it still holds on disk.
+        state = replace(state, stacks=_still_held(state, earlier, project_dir))
         write_state(where, state)
         started = True
     if stack in state.stacks:
@@ -229,6 +246,21 @@ def _load(
     return Loaded(stack, table.ref, len(rows), kept=False, newest=newest)
 
 
+def _still_held(state: LocalState, stacks: tuple[str, ...], project_dir: Path) -> tuple[str, ...]:
+    held = []
+    client = make_client(state.project, state.endpoint, env=NO_CREDENTIALS)
+    for stack in stacks:
+        try:
+            table = declare(settings_for(stack, project_dir)).table
+            client.get_table(
+                table.ref, retry=DEFAULT_DEADLINES.retry, timeout=DEFAULT_DEADLINES.timeout
+            )
+        except Exception:  # its file changed, or the table is gone: load it again when asked
+            continue
+        held.append(stack)
+    return tuple(held)
+
+
 def _count(client: bigquery.Client, table_ref: str, time_column: str) -> tuple[int, str | None]:
     """Rows in the table and the newest event time (a local table: no cost concern)."""
     sql = f"SELECT COUNT(*) AS n, MAX(`{time_column}`) AS newest FROM `{table_ref}`"
@@ -264,32 +296,43 @@ def _batches(rows: list[dict], size: int) -> Iterator[list[dict]]:
 
 @dataclass(frozen=True)
 class DownResult:
-    state: LocalState | None  # None: nothing was recorded
+    state: LocalState | None  # None: nothing (readable) was recorded
     was_running: bool
+    stopped: tuple[int, ...] = ()  # the pids stopped
 
 
 def down(env: Mapping[str, str] = os.environ) -> DownResult:
-    """Stop the emulator (if it runs), delete its data and clear its state."""
+    """Stop the emulator this state directory started (also when its state file is lost or
+    unreadable: it is found by its command line), delete its data and clear its state."""
     where = paths(env)
     try:
         state = read_state(where)
     except UserError:
-        state = None  # an unreadable state file: clear it below
-    was_running = state is not None and is_alive(state)
-    if was_running:
-        emulator.stop(state.pid)
+        state = None  # an unreadable state file: cleared below
+    pids = dict.fromkeys(emulator.find(where.data_dir))
+    if state is not None and is_alive(state, where):
+        pids[state.pid] = None
+    stopped = tuple(pid for pid in pids if emulator.stop(pid, where.data_dir))
     # Only ever the directory this module owns, never a path read from the state file.
     shutil.rmtree(where.data_dir, ignore_errors=True)
-    where.state_file.unlink(missing_ok=True)
-    return DownResult(state, was_running)
+    _clear(where.state_file)
+    return DownResult(state, bool(stopped), stopped)
+
+
+def _clear(state_file: Path) -> None:
+    if state_file.is_symlink() or state_file.is_file():
+        state_file.unlink(missing_ok=True)
+    elif state_file.exists():
+        raise UserError(f"{state_file} is not a state file (a directory?); remove it by hand")
 
 
 def status(env: Mapping[str, str] = os.environ) -> tuple[LocalState | None, bool]:
     """The recorded state and whether the emulator runs and answers."""
-    state = read_state(paths(env))
+    where = paths(env)
+    state = read_state(where)
     if state is None:
         return None, False
-    return state, is_alive(state) and emulator.answers(state.endpoint, state.project)
+    return state, is_alive(state, where) and emulator.answers(state.endpoint, state.project)
 
 
 def local_endpoint(*stacks: str, env: Mapping[str, str] = os.environ) -> str:
