@@ -14,16 +14,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from infra.model.schema import MODES
+from infra.errors import BadInput
+from infra.model.schema import API_TYPES, MODES, RECORD_TYPES
 
 ACCEPTED = (
     'accepted: a JSON list of fields, an object with "fields", or a table resource with '
     '"schema": {"fields": [...]}; each field an object with "name" and "type"'
 )
-RECORD_TYPES = frozenset({"RECORD", "STRUCT"})
 
 
-class SchemaFileError(ValueError):
+class SchemaFileError(BadInput):
     """A schema file that cannot be read; the message is one line."""
 
 
@@ -44,8 +44,9 @@ def read_schema_file(path: Path, label: str | None = None) -> SchemaDocument:
         raise SchemaFileError(f"{label}: is a directory, not a schema file; {ACCEPTED}") from None
     except UnicodeDecodeError:
         raise SchemaFileError(f"{label}: not UTF-8 text; {ACCEPTED}") from None
-    except OSError as exc:
-        raise SchemaFileError(f"{label}: cannot be read ({exc.strerror}); {ACCEPTED}") from None
+    except (OSError, ValueError) as exc:  # ValueError: a path with a NUL character
+        reason = getattr(exc, "strerror", None) or exc
+        raise SchemaFileError(f"{label}: cannot be read ({reason}); {ACCEPTED}") from None
     return parse_schema_document(text, label)
 
 
@@ -104,6 +105,11 @@ def _check_fields(fields: object, label: str, parent: str) -> None:
         kind = field.get("type")
         if not isinstance(kind, str) or not kind:
             raise SchemaFileError(f'{label}: column `{path}` has no "type"; {ACCEPTED}')
+        if kind.upper() not in API_TYPES:
+            raise SchemaFileError(
+                f"{label}: column `{path}` has type {kind!r}, not a BigQuery type; accepted: "
+                f"{', '.join(sorted(API_TYPES))}"
+            )
         mode = field.get("mode")
         if mode is not None and (not isinstance(mode, str) or mode.upper() not in MODES):
             raise SchemaFileError(
@@ -129,6 +135,11 @@ def _check_fields(fields: object, label: str, parent: str) -> None:
         if kind.upper() in RECORD_TYPES and not children:
             raise SchemaFileError(
                 f"{label}: column `{path}` is a {kind.upper()} without nested fields; {ACCEPTED}"
+            )
+        if kind.upper() not in RECORD_TYPES and children:
+            raise SchemaFileError(
+                f"{label}: column `{path}` is a {kind.upper()} with nested fields; only a "
+                "RECORD (STRUCT) has them"
             )
         if children is not None:
             _check_fields(children, label, path)

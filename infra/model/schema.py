@@ -34,6 +34,13 @@ LEGACY_TYPES = frozenset(
         "RECORD",
     }
 )
+# Every type name a schema in BigQuery's REST shape may carry: the legacy names, their standard
+# spellings, and the types with no legacy name (google-cloud-bigquery 3.47, enums.SqlTypeNames,
+# whose FOREIGN is a wrapper rather than a column type; and JSON).
+API_TYPES = LEGACY_TYPES | frozenset(
+    {"INT64", "FLOAT64", "BOOL", "STRUCT", "DECIMAL", "BIGDECIMAL", "INTERVAL", "RANGE"}
+)
+RECORD_TYPES = frozenset({"RECORD", "STRUCT"})
 MODES = ("NULLABLE", "REQUIRED", "REPEATED")
 
 # Every column name, spelled once: EVENTS below and every reader (records, the sample events)

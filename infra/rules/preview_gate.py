@@ -22,6 +22,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from infra.errors import BadInput
 from infra.program import resource_types
 from infra.rules.effects import Effect, worst
 from infra.rules.schema_changes import (
@@ -89,7 +90,7 @@ _TOO_DEEP = "nested too deeply to be a preview (expected the output of `pulumi p
 _SEVERITIES = frozenset({"debug", "info", "infoerr", "warning", "error"})
 
 
-class PreviewError(ValueError):
+class PreviewError(BadInput):
     """Input that is not the output of `pulumi preview --json`; the message is one line."""
 
 

@@ -18,6 +18,7 @@ cannot tell from a rename: then, as for any other change, it replaces the table.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -79,13 +80,17 @@ def _compare_level(
     new_by_name = {str(f["name"]): f for f in new}
     removed = [name for name in old_by_name if name not in new_by_name]
     added = [name for name in new_by_name if name not in old_by_name]
+    # A removed name whose twin, ignoring case, is added is a case-only rename. Names are unique
+    # ignoring case on each side (BigQuery's rule), so each has at most one twin.
+    added_by_folded = {name.lower(): name for name in added}
     renamed: list[tuple[str, str]] = []
-    for name in list(removed):
-        twin = next((a for a in added if a.lower() == name.lower()), None)
+    for name in removed:
+        twin = added_by_folded.pop(name.lower(), None)
         if twin is not None:
             renamed.append((name, twin))
-            removed.remove(name)
-            added.remove(twin)
+    twins = {was for was, _ in renamed} | {now for _, now in renamed}
+    removed = [name for name in removed if name not in twins]
+    added = [name for name in added if name not in twins]
 
     changes: list[Change] = []
     for name, field in old_by_name.items():
@@ -94,10 +99,19 @@ def _compare_level(
     changes += [_case_rename(prefix, was, now) for was, now in renamed]
     # At the top level, any added name (a case-only rename included) makes drops replace.
     top_additions = [now for _, now in renamed] + added if top else []
+    additions_text = _names(top_additions)
     for name in removed:
-        changes.append(_removed(prefix + name, old_by_name[name], top, top_additions))
+        changes.append(_removed(prefix + name, old_by_name[name], top, additions_text))
     changes += [_added(prefix + name, new_by_name[name]) for name in added]
     return changes
+
+
+def _names(names: Sequence[str], shown: int = 5) -> str:
+    """`a`, `b` and `c`, or the first few and how many more: a message stays one short line."""
+    quoted = [f"`{name}`" for name in names[:shown]]
+    if len(names) > shown:
+        return f"{', '.join(quoted)} and {len(names) - shown} more"
+    return ", ".join(quoted)
 
 
 def _compare_field(old: Mapping, new: Mapping, path: str) -> list[Change]:
@@ -219,7 +233,8 @@ def _case_rename(prefix: str, was: str, now: str) -> Change:
     )
 
 
-def _removed(path: str, field: Mapping, top: bool, top_additions: Sequence[str]) -> Change:
+def _removed(path: str, field: Mapping, top: bool, top_additions: str) -> Change:
+    """`top_additions`: the top-level columns the same change adds, as `_names` lists them."""
     keep = (
         f"keep `{path}` in the schema, relaxed to NULLABLE, and stop sending it"
         if _mode(field) == "REQUIRED"
@@ -236,7 +251,7 @@ def _removed(path: str, field: Mapping, top: bool, top_additions: Sequence[str])
             None,
         )
     if top_additions:
-        added = ", ".join(f"`{name}`" for name in top_additions)
+        added = top_additions
         return Change(
             path,
             "removed",
@@ -330,11 +345,13 @@ def _notes_level(
     new_names = [str(f["name"]) for f in new]
     moved = _moved(old_names, new_names)
     if moved:
+        old_at = {name: i for i, name in enumerate(old_names, start=1)}
+        new_at = {name: i for i, name in enumerate(new_names, start=1)}
         where_moved = "; ".join(
-            f"`{name}` is column {old_names.index(name) + 1} in OLD, "
-            f"{new_names.index(name) + 1} in NEW"
-            for name in moved
+            f"`{name}` is column {old_at[name]} in OLD, {new_at[name]} in NEW" for name in moved[:5]
         )
+        if len(moved) > 5:
+            where_moved += f"; and {len(moved) - 5} more"
         notes.append(
             f"column order differs at {where}: {where_moved} (order alone changes nothing)"
         )
@@ -358,17 +375,31 @@ def _notes_level(
 
 
 def _moved(old_names: Sequence[str], new_names: Sequence[str]) -> list[str]:
-    """The fewest shared names whose moves explain the new order (outside the longest run)."""
-    shared_new = [name for name in new_names if name in set(old_names)]
+    """The fewest shared names whose moves explain the new order: those outside a longest run
+    kept in order (a longest increasing subsequence, O(n log n))."""
+    old_set = set(old_names)
+    shared_new = [name for name in new_names if name in old_set]
     position = {name: i for i, name in enumerate(shared_new)}
     shared_old = [name for name in old_names if name in position]
     sequence = [position[name] for name in shared_old]
-    # Longest increasing subsequence, O(n^2): schemas have tens of columns.
-    best: list[list[int]] = []
+    tails: list[int] = []  # tails[k]: where the best run of length k + 1 found so far ends
+    tail_values: list[int] = []  # sequence[tails[k]], ascending
+    previous = [-1] * len(sequence)
     for i, value in enumerate(sequence):
-        runs = [best[j] for j in range(i) if sequence[j] < value]
-        best.append([*max(runs, key=len, default=[]), i])
-    keep = set(max(best, key=len, default=[]))
+        k = bisect_left(tail_values, value)
+        if k > 0:
+            previous[i] = tails[k - 1]
+        if k == len(tails):
+            tails.append(i)
+            tail_values.append(value)
+        else:
+            tails[k] = i
+            tail_values[k] = value
+    keep: set[int] = set()
+    i = tails[-1] if tails else -1
+    while i >= 0:
+        keep.add(i)
+        i = previous[i]
     return [name for i, name in enumerate(shared_old) if i not in keep]
 
 

@@ -114,16 +114,21 @@ def check(lock_dir: Path = LOCK_DIR, stack_dir: Path = ROOT) -> LockCheck:
 
 
 def write(lock_dir: Path = LOCK_DIR, stack_dir: Path = ROOT) -> list[Path]:
-    """Write both lock files from the code; the paths whose content changed."""
-    lock_dir.mkdir(parents=True, exist_ok=True)
+    """Write both lock files from the code; the paths whose content changed. SchemaFileError
+    when the directory cannot be made or a file cannot be written."""
+    contents = ((SCHEMA_LOCK, schema_text()), (SETTINGS_LOCK, settings_text(stack_dir)))
     written = []
-    for path, text in (
-        (lock_dir / SCHEMA_LOCK, schema_text()),
-        (lock_dir / SETTINGS_LOCK, settings_text(stack_dir)),
-    ):
-        if not path.is_file() or path.read_text(encoding="utf-8") != text:
-            path.write_text(text, encoding="utf-8")
-            written.append(path)
+    try:
+        lock_dir.mkdir(parents=True, exist_ok=True)
+        for name, text in contents:
+            path = lock_dir / name
+            if not path.is_file() or path.read_text(encoding="utf-8") != text:
+                path.write_text(text, encoding="utf-8")
+                written.append(path)
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = getattr(exc, "strerror", None) or type(exc).__name__
+        where = getattr(exc, "filename", None) or lock_dir
+        raise SchemaFileError(f"cannot write the lock in {lock_dir}: {where}: {reason}") from None
     return written
 
 
