@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 import sys
-import unicodedata
 from dataclasses import dataclass
 
 EXIT_OK = 0
@@ -61,6 +60,13 @@ class Failure:
 
 # The operating system's reason inside a library's message: "[Errno 111] Connection refused".
 _ERRNO_RE = re.compile(r"\[Errno -?[0-9]+\] ([^'\")\]]+)")
+# Control characters (C0 but newline and tab, DEL, C1) and Unicode format characters (Cf).
+_CONTROL_RE = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\xad\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891"
+    "\u08e2\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff"
+    "\ufff9-\ufffb\U000110bd\U000110cd\U00013430-\U0001343f\U0001bca0-\U0001bca3"
+    "\U0001d173-\U0001d17a\U000e0001\U000e0020-\U000e007f]"
+)
 # The seconds in requests' and infra.bigquery.http's timeout messages.
 _TIMEOUT_RE = re.compile(r"(?:timeout=|within the )([0-9]+(?:\.[0-9]+)?)")
 # Terminal control sequences (CSI such as colours, OSC such as titles and links) and the other
@@ -70,11 +76,9 @@ _ANSI_RE = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\
 
 def printable(text: object) -> str:
     """Text with terminal control sequences and other control characters removed (newlines and
-    tabs kept): safe to print, whoever wrote it."""
-    cleaned = _ANSI_RE.sub("", str(text))
-    return "".join(
-        ch for ch in cleaned if ch in "\n\t" or unicodedata.category(ch) not in ("Cc", "Cf")
-    )
+    tabs kept), and the invisible format characters that reorder or hide text (bidi overrides,
+    zero-width spaces): safe to print, whoever wrote it."""
+    return _CONTROL_RE.sub("", _ANSI_RE.sub("", str(text)))
 
 
 def one_line(text: object, fallback: str = "") -> str:

@@ -18,7 +18,9 @@ from typing import Any
 
 import requests
 import urllib3
-from google.auth.transport.requests import AuthorizedSession
+from google.auth.credentials import AnonymousCredentials
+from google.auth.transport import DEFAULT_REFRESH_STATUS_CODES
+from google.auth.transport.requests import AuthorizedSession, Request
 from requests.adapters import HTTPAdapter
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
@@ -163,12 +165,15 @@ class DeadlineAuthorizedSession(_DeadlineMixin, AuthorizedSession):
     every request, the access-token requests included."""
 
     def __init__(self, credentials: Any, deadline: float) -> None:
-        from google.auth.transport.requests import Request
-
         self.deadline = deadline
         self._token_session = DeadlineSession(deadline)
+        # Anonymous requests have no token to refresh: a 401 is the server's answer, as it is.
+        anonymous = isinstance(credentials, AnonymousCredentials)
         super().__init__(
-            credentials, auth_request=Request(self._token_session), refresh_timeout=deadline
+            credentials,
+            refresh_status_codes=() if anonymous else DEFAULT_REFRESH_STATUS_CODES,
+            auth_request=Request(self._token_session),
+            refresh_timeout=deadline,
         )
         self._mount_deadline_adapters()
 

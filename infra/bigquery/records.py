@@ -138,6 +138,8 @@ def dry_run(
         timeout=deadlines.timeout,
         job_retry=NO_JOB_RETRY,
     )
+    if job.state is None:
+        raise UnexpectedAnswer("the answer to the dry run is not a BigQuery job (it has no status)")
     processed = job.total_bytes_processed
     if processed is None:
         # Never "0 bytes": a ceiling must not be passed by an answer that leaves the cost out.

@@ -21,7 +21,6 @@ from infra.errors import (
     EXIT_FINDINGS,
     EXIT_OK,
     EXIT_USAGE,
-    BadInput,
     InvalidValue,
     UserError,
     explain,
@@ -206,19 +205,17 @@ def _api_errors(declaration: Declaration, where: str, stack: str, max_bytes: int
                 EXIT_TOO_COSTLY,
             ) from None
         raise UserError(f"reading {table} at {where}: {explain(exc).message}") from None
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        if isinstance(exc, BadInput):
-            raise UserError(f"reading {table} at {where}: {exc}") from None
-        # An endpoint answering 200 with something that is not a job or not rows.
-        raise UserError(
-            f"reading {table} at {where}: the answer is not in BigQuery's shape "
-            f"({type(exc).__name__}: {one_line(exc)})"
-        ) from None
     except Exception as exc:
         failure = explain(exc, retry_seconds=RETRY_DEADLINE)
-        if failure.internal:
-            raise
-        raise UserError(f"reading {table} at {where}: {failure.message}") from None
+        if not failure.internal:
+            raise UserError(f"reading {table} at {where}: {failure.message}") from None
+        if isinstance(exc, KeyError | TypeError | ValueError | AttributeError):
+            # An endpoint answering 200 with something that is not a job or not rows.
+            raise UserError(
+                f"reading {table} at {where}: the answer is not in BigQuery's shape "
+                f"({type(exc).__name__}: {one_line(exc)})"
+            ) from None
+        raise
 
 
 def _subject(event: dict) -> str:

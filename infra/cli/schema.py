@@ -16,7 +16,7 @@ from infra.bigquery.schema_files import (
 )
 from infra.cli import options
 from infra.cli.output import console, emit_json, shown
-from infra.errors import EXIT_FINDINGS, EXIT_OK, EXIT_STALE, EXIT_USAGE, UserError
+from infra.errors import EXIT_FINDINGS, EXIT_OK, EXIT_STALE, EXIT_USAGE, UserError, printable
 from infra.model.declared import declare
 from infra.model.stackfiles import settings_for
 from infra.rules import schema_lock
@@ -195,7 +195,7 @@ def run_diff(args: argparse.Namespace) -> int:
     else:
         out = console()
         for change in changes:
-            _print_change(change, out=out)
+            _print_change(change, None, out)
         for note in notes:
             out.print(f"note: {shown(note)}")
         worst = sum(change.destructive for change in changes)
@@ -223,10 +223,14 @@ def _lock_check(lock_dir: Path, stack_dir: Path) -> schema_lock.LockCheck:
         raise UserError(str(exc), EXIT_USAGE) from None
 
 
-def _print_change(change: Change, scope: str | None = None, out: Console | None = None) -> None:
+def _print_change(change: Change, scope: str | None, out: Console) -> None:
+    """One line per change: coloured on a terminal; written as plain text to a pipe, where
+    Rich would only strip the colours again (a diff of 200,000 columns is 100,000 lines)."""
     where = f"{scope}: " if scope else ""
+    text = f"{where}{change.path} ({change.change}): {change.message}"
+    if not out.is_terminal:
+        out.file.write(f"{change.effect:<11} {printable(text)}\n")
+        return
     style = STYLES.get(change.effect)
     effect = f"[{style}]{change.effect:<11}[/{style}]" if style else f"{change.effect:<11}"
-    (out or console()).print(
-        f"{effect} {shown(f'{where}{change.path} ({change.change}): {change.message}')}"
-    )
+    out.print(f"{effect} {shown(text)}")
