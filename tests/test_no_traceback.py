@@ -33,11 +33,13 @@ PREVIEWS = ROOT / "tests" / "data" / "previews"
 
 
 @pytest.fixture
-def in_process(monkeypatch, capsys):
-    """`npq-events ARGS` through its entry function: (status, stdout, stderr)."""
+def in_process(monkeypatch, capsys, tmp_path):
+    """`npq-events ARGS` through its entry function: (status, stdout, stderr). A local
+    emulator it might start (it should not) would keep its state under tmp_path."""
+    isolated = {**NO_CREDENTIALS, "NPQ_EVENTS_STATE_DIR": str(tmp_path / "local-state")}
 
     def run(*args: str, **env: str) -> tuple[int, str, str]:
-        for key, value in {**NO_CREDENTIALS, **env}.items():
+        for key, value in {**isolated, **env}.items():
             monkeypatch.setenv(key, value)
         code = main(list(args))
         captured = capsys.readouterr()

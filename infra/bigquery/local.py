@@ -91,7 +91,7 @@ def read_state(where: Paths) -> LocalState | None:
     """The recorded state, None when there is none; UserError when it is unreadable."""
     try:
         text = where.state_file.read_text(encoding="utf-8")
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):  # no state (nor state directory) yet
         return None
     except (OSError, UnicodeDecodeError) as exc:
         reason = getattr(exc, "strerror", None) or "not UTF-8 text"
@@ -299,16 +299,18 @@ class DownResult:
     state: LocalState | None  # None: nothing (readable) was recorded
     was_running: bool
     stopped: tuple[int, ...] = ()  # the pids stopped
+    unreadable: bool = False  # a state file was there but could not be read (it is cleared)
 
 
 def down(env: Mapping[str, str] = os.environ) -> DownResult:
     """Stop the emulator this state directory started (also when its state file is lost or
     unreadable: it is found by its command line), delete its data and clear its state."""
     where = paths(env)
+    unreadable = False
     try:
         state = read_state(where)
     except UserError:
-        state = None  # an unreadable state file: cleared below
+        state, unreadable = None, True  # cleared below
     pids = dict.fromkeys(emulator.find(where.data_dir))
     if state is not None and is_alive(state, where):
         pids[state.pid] = None
@@ -316,7 +318,7 @@ def down(env: Mapping[str, str] = os.environ) -> DownResult:
     # Only ever the directory this module owns, never a path read from the state file.
     shutil.rmtree(where.data_dir, ignore_errors=True)
     _clear(where.state_file)
-    return DownResult(state, bool(stopped), stopped)
+    return DownResult(state, bool(stopped), stopped, unreadable)
 
 
 def _clear(state_file: Path) -> None:

@@ -65,8 +65,12 @@ def run_up(args: argparse.Namespace) -> int:
     state = result.state
     where = f"{shown(state.endpoint)} (pid {state.pid})"
     stack = shown(args.stack)
-    if result.loaded is None:
+    if result.loaded is None and not result.started:
         out.print(f"Local BigQuery already runs at {where} with {stack} loaded; nothing to do.")
+    elif result.loaded is None:
+        held = shown(", ".join(state.stacks))
+        out.print(f"[bold]Local BigQuery started[/bold] at {where}, ready in {result.seconds:.1f}s")
+        out.print(f"  holding {held}, kept on disk from its last run")
     else:
         loaded = result.loaded
         verb = "started" if result.started else "already ran"
@@ -100,6 +104,8 @@ def run_down(args: argparse.Namespace) -> int:
         out.print(f"Stopped local BigQuery (pid {pids}) and deleted its data.")
     elif result.state is not None:
         out.print("Local BigQuery was not running; cleared its state and data.")
+    elif result.unreadable:
+        out.print("No local BigQuery runs; cleared its unreadable state file and its data.")
     else:
         out.print("No local BigQuery runs; nothing to stop.")
     return EXIT_OK

@@ -1,0 +1,170 @@
+"""`npq-events local` touches nothing it did not start, whatever its state file says.
+
+A state file is read from disk and may be corrupt, stale or forged. `local down` must never
+signal pid 0, 1 or a negative one (whole process groups, or init), never a process group that
+is not the emulator's own, never a process whose command line is not the emulator started
+from this state directory. Each such command runs in a session of its own
+(start_new_session=True): a stray killpg(0) would then hit only the CLI itself (and show as
+its death by SIGTERM), never the test runner's group.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from infra.bigquery import emulator, local
+from infra.cli.main import main
+from infra.errors import UserError
+from tests.conftest import ROOT
+from tests.test_no_traceback import AnswerServer, _json, one_line
+
+NO_CREDENTIALS = {"BIGQUERY_DFE_ANALYTICS_API_JSON_KEY": "", "GOOGLE_APPLICATION_CREDENTIALS": ""}
+
+
+@pytest.fixture
+def state_dir(tmp_path):
+    root = tmp_path / "state"
+    yield root
+    with contextlib.suppress(UserError):
+        local.down({local.STATE_DIR_ENV: str(root)})  # whatever a failed test left running
+
+
+@pytest.fixture
+def answering():
+    """Something answering on the recorded endpoint, as an emulator would."""
+    server = AnswerServer(lambda method, path, body: _json(200, {"datasets": []}))
+    yield server
+    server.close()
+
+
+def write_state(state_dir: Path, pid: object, endpoint: str) -> Path:
+    path = state_dir / "local" / "state.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(
+        json.dumps(
+            {
+                "pid": pid,
+                "port": int(endpoint.rsplit(":", 1)[1]),
+                "endpoint": endpoint,
+                "project": "ecf-bq",
+                "stacks": ["staging"],
+                "data_dir": str(state_dir / "local" / "data"),
+                "log": str(state_dir / "local" / "emulator.log"),
+                "started_at": "2026-11-27T10:00:00Z",
+            }
+        )
+    )
+    return path
+
+
+def down_in_its_own_session(state_dir: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "infra.cli", "local", "down"],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT), local.STATE_DIR_ENV: str(state_dir)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        start_new_session=True,
+    )
+
+
+@pytest.mark.parametrize("pid", [0, -1, 1, "1"])
+def test_down_never_signals_a_process_group_or_init(state_dir, answering, pid):
+    state_file = write_state(state_dir, pid, answering.endpoint)
+    done = down_in_its_own_session(state_dir)
+    assert done.returncode == 0, (done.returncode, done.stderr)  # -15: it signalled itself
+    assert "Traceback" not in done.stderr
+    assert (
+        done.stdout == "No local BigQuery runs; cleared its unreadable state file and its data.\n"
+    )
+    assert not state_file.exists()
+
+
+def _sleeper(*argv: str) -> subprocess.Popen:
+    """A process that is not the emulator of this state directory, leading its own group."""
+    code = "import time; time.sleep(120)"
+    return subprocess.Popen([sys.executable, "-c", code, *argv], start_new_session=True)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        (),  # another program entirely
+        # the emulator's command line, but with another state's data directory
+        ("-m", "infra.bigquery.emulator", "start", "--data-dir", "/elsewhere/local/data"),
+    ],
+)
+def test_down_never_signals_a_process_that_is_not_this_states_emulator(state_dir, answering, argv):
+    other = _sleeper(*argv)
+    try:
+        write_state(state_dir, other.pid, answering.endpoint)
+        done = down_in_its_own_session(state_dir)
+        assert done.returncode == 0, done.stderr
+        assert other.poll() is None, "local down signalled a process it did not start"
+        assert "was not running" in done.stdout
+    finally:
+        os.killpg(other.pid, signal.SIGKILL)
+        other.wait()
+
+
+def test_a_state_file_that_is_a_directory_is_one_line(state_dir):
+    (state_dir / "local" / "state.json").mkdir(parents=True)
+    done = down_in_its_own_session(state_dir)
+    assert done.returncode == 2
+    assert "state.json is not a state file" in one_line(done.stderr)
+
+
+def test_a_state_directory_that_cannot_be_made_is_one_line(monkeypatch, capsys, tmp_path):
+    a_file = tmp_path / "a-file"
+    a_file.write_text("")
+    for where in (a_file, Path("/proc/npq-events-state")):
+        monkeypatch.setenv(local.STATE_DIR_ENV, str(where))
+        assert main(["local", "up", "--port", str(emulator.free_port())]) == 2
+        captured = capsys.readouterr()
+        assert "for the local emulator's state" in one_line(captured.err)
+
+
+def test_restart_port_and_a_lost_state_file(state_dir, monkeypatch, capsys):
+    """Through the CLI's entry function, on a real emulator: up with --port; up again without
+    it (no word of a --port never given); a second stack; the emulator dies and up starts it
+    again holding both stacks; then its state file is corrupted and down still stops it."""
+    monkeypatch.setenv(local.STATE_DIR_ENV, str(state_dir))
+    for key, value in NO_CREDENTIALS.items():
+        monkeypatch.setenv(key, value)
+
+    def cli(*args: str) -> str:
+        code = main(list(args))
+        captured = capsys.readouterr()
+        assert code == 0, captured.err
+        return captured.out
+
+    port = emulator.free_port()
+    cli("local", "up", "--port", str(port))
+    state_file = state_dir / "local" / "state.json"
+    first = json.loads(state_file.read_text())
+    assert "--port" not in cli("local", "up")
+    assert f"--port {port + 1} ignored" in cli("local", "up", "--port", str(port + 1))
+    cli("local", "up", "--stack", "review")
+
+    os.killpg(first["pid"], signal.SIGKILL)  # the emulator dies (a crash, a reboot)
+    os.waitpid(first["pid"], 0)
+    assert "started" in cli("local", "up", "--port", str(port))
+    restarted = json.loads(state_file.read_text())
+    assert restarted["stacks"] == ["staging", "review"]
+    assert "review: ecf-bq.npq_events_review.events: match" in cli(
+        "verify", "--stack", "review", "--local"
+    )
+
+    state_file.write_text("{not json")
+    assert f"Stopped local BigQuery (pid {restarted['pid']})" in cli("local", "down")
+    assert not emulator.is_running(restarted["pid"])
+    assert emulator.port_is_free(port)
