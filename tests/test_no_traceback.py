@@ -501,3 +501,31 @@ def test_slow_servers_and_huge_schemas_end_in_bounded_time(tmp_path):
     out, err, code = results["diff"]
     assert code == 1, err
     assert out.endswith("schema diff: 100000 of 100000 changes would destroy stored events\n")
+
+
+def test_records_ndjson_into_a_pipe_closed_after_one_line(emulator, project):
+    """`records --format ndjson | head -n 1`, on a real BigQuery REST implementation."""
+    from datetime import UTC, datetime
+
+    from infra.bigquery.client import make_client
+    from infra.bigquery.provision import create_declared
+    from infra.bigquery.sample_events import sample_events
+
+    dataset = f"npq_events_pipe_{os.getpid()}_{time.monotonic_ns() % 10**6}"
+    (project / "Pulumi.pipe.yaml").write_text(STAGING + f"  npq-analytics:datasetId: {dataset}\n")
+    declaration = declare(settings_for("pipe", project))
+    client = make_client("ecf-bq", emulator.endpoint, env={})
+    create_declared(client, declaration)
+    rows = sample_events(datetime.now(UTC), "staging")
+    assert client.insert_rows_json(declaration.table.ref, rows, timeout=10) == []
+
+    process = _start(
+        "--project-dir", str(project), "records", "--stack", "pipe", "--since", "7d",
+        "--limit", "10000", "--format", "ndjson", "--api-endpoint", emulator.endpoint,
+    )  # fmt: skip
+    first = process.stdout.readline()
+    process.stdout.close()  # head -n 1 has what it wants and goes
+    err = process.stderr.read()
+    assert process.wait(timeout=120) == 0, err
+    assert json.loads(first)["event_type"]
+    assert "Traceback" not in err and "BrokenPipe" not in err and "Exception" not in err

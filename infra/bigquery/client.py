@@ -29,7 +29,7 @@ from google.cloud import bigquery
 from google.oauth2 import service_account
 
 from infra.bigquery.http import DeadlineAuthorizedSession
-from infra.errors import InvalidValue, UserError
+from infra.errors import InvalidValue, UserError, one_line
 
 KEY_JSON_ENV = "BIGQUERY_DFE_ANALYTICS_API_JSON_KEY"
 ADC_FILE_ENV = "GOOGLE_APPLICATION_CREDENTIALS"
@@ -117,7 +117,7 @@ def credentials(api_endpoint: str | None, env: Mapping[str, str] = os.environ) -
     except (DefaultCredentialsError, OSError, ValueError, AttributeError, TypeError) as exc:
         # Beside DefaultCredentialsError, google.auth lets through the OSError of a file it
         # cannot read (a directory) and the AttributeError of JSON that is not an object.
-        first = str(exc).splitlines()[0] if str(exc) else "none found"
+        first = one_line(exc, "none found")
         if not isinstance(exc, DefaultCredentialsError):
             first = f"{ADC_FILE_ENV} {env.get(ADC_FILE_ENV) or ''} is unusable: {first}"
         raise UserError(

@@ -30,7 +30,7 @@ from infra.bigquery.provision import create_declared
 from infra.bigquery.records import NO_JOB_RETRY
 from infra.bigquery.sample_events import DEFAULT_SEED, sample_events
 from infra.bigquery.window import utc_now
-from infra.errors import UserError
+from infra.errors import UserError, explain
 from infra.model import schema
 from infra.model.declared import Declaration, declare
 from infra.model.stackfiles import ROOT, settings_for
@@ -283,9 +283,9 @@ def _api(state: LocalState) -> Iterator[None]:
     try:
         yield
     except (api_exceptions.GoogleAPIError, OSError) as exc:
-        first = (str(exc).splitlines() or [type(exc).__name__])[0]
         raise UserError(
-            f"the local emulator at {state.endpoint} failed: {first[:300]} (log: {state.log})"
+            f"the local emulator at {state.endpoint} failed: {explain(exc).message} "
+            f"(log: {state.log})"
         ) from None
 
 

@@ -27,6 +27,8 @@ from decimal import Decimal
 
 import yaml
 
+from infra.errors import one_line
+
 CONFIG = "config"
 SECURE = "secure"
 MAX_DEPTH = 64
@@ -95,7 +97,7 @@ def config_strings(content: bytes, project: str) -> dict[str, str]:
         where = f" at line {exc.problem_mark.line + 1}" if exc.problem_mark else ""
         raise StackYamlError(f"not readable YAML ({exc.problem or exc.context}{where})") from None
     except yaml.YAMLError as exc:
-        raise StackYamlError(f"not readable YAML ({_first_line(exc)})") from None
+        raise StackYamlError(f"not readable YAML ({one_line(exc, type(exc).__name__)})") from None
     except RecursionError:
         raise StackYamlError("not readable YAML (nested too deeply)") from None
     if root is None or _is_null(root):
@@ -366,8 +368,3 @@ def _kind(node: yaml.Node) -> str:
     if isinstance(node, yaml.SequenceNode):
         return "a list"
     return "a single value"
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
