@@ -95,9 +95,7 @@ def add_stack(
 
 def add_format(parser: argparse.ArgumentParser, choices: tuple[str, ...]) -> None:
     """--format, the first choice the default."""
-    parser.add_argument(
-        "--format", choices=choices, default=choices[0], help=f"default {choices[0]}"
-    )
+    parser.add_argument("--format", choices=choices, default=choices[0])
 
 
 def add_endpoint(parser: argparse.ArgumentParser) -> None:
