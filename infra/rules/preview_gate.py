@@ -339,7 +339,7 @@ def _parse_step(raw: Any, path: str) -> Step:
         raise PreviewError(f"{path}: expected an object, found {_json_kind(raw)}")
     op = _string(raw, "op", path)
     urn = _string(raw, "urn", path)
-    if not _URN_RE.match(urn):
+    if not _URN_RE.fullmatch(urn):
         raise PreviewError(f"{path}.urn: {urn!r} is not a Pulumi URN (urn:pulumi:...)")
     states = {}
     for key in ("oldState", "newState"):
@@ -389,7 +389,7 @@ def _json_kind(value: Any) -> str:
 
 
 def _urn_part(urn: str, part: str) -> str:
-    match = _URN_RE.match(urn)
+    match = _URN_RE.fullmatch(urn)
     return match[part] if match else ""
 
 
