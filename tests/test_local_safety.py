@@ -65,28 +65,22 @@ def write_state(state_dir: Path, pid: object, endpoint: str) -> Path:
     return path
 
 
-def down_in_its_own_session(state_dir: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
+def down_in_its_own_session(state_dir: Path) -> subprocess.Popen:
+    """`npq-events local down` for `state_dir`, started in a session of its own."""
+    return subprocess.Popen(
         [sys.executable, "-m", "infra.cli", "local", "down"],
         cwd=ROOT,
         env={**os.environ, "PYTHONPATH": str(ROOT), local.STATE_DIR_ENV: str(state_dir)},
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        timeout=60,
         start_new_session=True,
     )
 
 
-@pytest.mark.parametrize("pid", [0, -1, 1, "1"])
-def test_down_never_signals_a_process_group_or_init(state_dir, answering, pid):
-    state_file = write_state(state_dir, pid, answering.endpoint)
-    done = down_in_its_own_session(state_dir)
-    assert done.returncode == 0, (done.returncode, done.stderr)  # -15: it signalled itself
-    assert "Traceback" not in done.stderr
-    assert (
-        done.stdout == "No local BigQuery runs; cleared its unreadable state file and its data.\n"
-    )
-    assert not state_file.exists()
+def finished(process: subprocess.Popen) -> tuple[int, str, str]:
+    out, err = process.communicate(timeout=60)
+    return process.returncode, out, err
 
 
 def _sleeper(*argv: str) -> subprocess.Popen:
@@ -95,32 +89,47 @@ def _sleeper(*argv: str) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-c", code, *argv], start_new_session=True)
 
 
-@pytest.mark.parametrize(
-    "argv",
-    [
-        (),  # another program entirely
-        # the emulator's command line, but with another state's data directory
-        ("-m", "infra.bigquery.emulator", "start", "--data-dir", "/elsewhere/local/data"),
-    ],
-)
-def test_down_never_signals_a_process_that_is_not_this_states_emulator(state_dir, answering, argv):
-    other = _sleeper(*argv)
+def test_down_never_signals_what_it_did_not_start(tmp_path, answering):
+    """State files naming pid 0, -1, 1 (also as text), another program, and the emulator of
+    another state directory, while something answers on the recorded endpoint: each
+    `local down` (side by side) signals none of them, itself included."""
+    others = {
+        "program": _sleeper(),
+        "other-state": _sleeper(
+            "-m", "infra.bigquery.emulator", "start", "--data-dir", "/elsewhere/local/data"
+        ),
+    }
+    pids: dict[str, object] = {"0": 0, "-1": -1, "1": 1, "text": "1"}
+    pids.update({name: process.pid for name, process in others.items()})
     try:
-        write_state(state_dir, other.pid, answering.endpoint)
-        done = down_in_its_own_session(state_dir)
-        assert done.returncode == 0, done.stderr
-        assert other.poll() is None, "local down signalled a process it did not start"
-        assert "was not running" in done.stdout
+        runs = {}
+        for name, pid in pids.items():
+            write_state(tmp_path / name, pid, answering.endpoint)
+            runs[name] = down_in_its_own_session(tmp_path / name)
+        for name, run in runs.items():
+            code, out, err = finished(run)
+            assert code == 0, (name, code, err)  # -15: it signalled its own process group
+            assert "Traceback" not in err, (name, err)
+            assert not (tmp_path / name / "local" / "state.json").exists()
+            if name in others:
+                assert out == "Local BigQuery was not running; cleared its state and data.\n"
+            else:
+                assert out == (
+                    "No local BigQuery runs; cleared its unreadable state file and its data.\n"
+                )
+        for name, process in others.items():
+            assert process.poll() is None, f"local down signalled {name}, which it did not start"
     finally:
-        os.killpg(other.pid, signal.SIGKILL)
-        other.wait()
+        for process in others.values():
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
 
 
 def test_a_state_file_that_is_a_directory_is_one_line(state_dir):
     (state_dir / "local" / "state.json").mkdir(parents=True)
-    done = down_in_its_own_session(state_dir)
-    assert done.returncode == 2
-    assert "state.json is not a state file" in one_line(done.stderr)
+    code, _out, err = finished(down_in_its_own_session(state_dir))
+    assert code == 2
+    assert "state.json is not a state file" in one_line(err)
 
 
 def test_a_state_directory_that_cannot_be_made_is_one_line(monkeypatch, capsys, tmp_path):
