@@ -25,7 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from infra import emulator, local  # noqa: E402
+from infra.bigquery import emulator, local  # noqa: E402
 
 TARGET_SECONDS = 10.0
 TARGET_OVER_BASELINE = 5.0
