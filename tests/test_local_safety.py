@@ -90,16 +90,16 @@ def _sleeper(*argv: str) -> subprocess.Popen:
 
 
 def test_down_never_signals_what_it_did_not_start(tmp_path, answering):
-    """State files naming pid 0, -1, 1 (also as text), another program, and the emulator of
-    another state directory, while something answers on the recorded endpoint: each
-    `local down` (side by side) signals none of them, itself included."""
+    """State files naming pid 0, -1, 1 (also as text), one beyond any pid, another program, and
+    the emulator of another state directory, while something answers on the recorded
+    endpoint: each `local down` (side by side) signals none of them, itself included."""
     others = {
         "program": _sleeper(),
         "other-state": _sleeper(
             "-m", "infra.bigquery.emulator", "start", "--data-dir", "/elsewhere/local/data"
         ),
     }
-    pids: dict[str, object] = {"0": 0, "-1": -1, "1": 1, "text": "1"}
+    pids: dict[str, object] = {"0": 0, "-1": -1, "1": 1, "text": "1", "beyond-pid_t": 2**40}
     pids.update({name: process.pid for name, process in others.items()})
     try:
         runs = {}

@@ -28,6 +28,7 @@ ANSWER_DEADLINE = 2.0
 MODULE = "infra.bigquery.emulator"
 START = "start"
 DATA_DIR_OPTION = "--data-dir"
+MAX_PID = 2**31 - 1  # a pid_t; a larger number is no process (os.kill would overflow)
 
 
 class EmulatorError(RuntimeError):
@@ -152,7 +153,7 @@ def is_running(pid: int) -> bool:
     """Whether the process lives. A zombie does not: an emulator left by an earlier
     `npq-events local up` is reparented to PID 1, which in a container may never reap it.
     Only a positive pid is asked about (0 and -1 would ask about whole process groups)."""
-    if pid <= 0:
+    if not 0 < pid <= MAX_PID:
         return False
     try:
         os.kill(pid, 0)
@@ -175,7 +176,7 @@ def _is_zombie(pid: int) -> bool:
 
 def command_line(pid: int) -> list[str] | None:
     """The process's arguments where the system shows them (/proc, else `ps`), else None."""
-    if pid <= 0:
+    if not 0 < pid <= MAX_PID:
         return None
     try:
         raw = Path(f"/proc/{pid}/cmdline").read_bytes()

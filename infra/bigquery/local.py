@@ -111,7 +111,7 @@ def read_state(where: Paths) -> LocalState | None:
             started_at=str(document["started_at"]),
         )
         # pid 0 or -1 would name whole process groups, pid 1 the system's init.
-        if state.pid <= 1 or not 1 <= state.port <= 65535:
+        if not 1 < state.pid <= emulator.MAX_PID or not 1 <= state.port <= 65535:
             raise ValueError("pid or port out of range")
     except (ValueError, KeyError, TypeError, RecursionError):
         raise UserError(
