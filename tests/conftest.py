@@ -1,4 +1,5 @@
-"""Shared test helpers: the repository root and the real CLI as a subprocess."""
+"""Shared test helpers: the repository root, the real CLI as a subprocess, the Hypothesis
+profile CI runs with."""
 
 from __future__ import annotations
 
@@ -10,8 +11,26 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+# When CI is set (GitHub Actions sets CI=true): the same examples on every run (derandomized,
+# no example database), so a red build is red again on a re-run and on a laptop with CI=true,
+# and the failing example's reproduction blob is printed. Time limits are dropped: on a
+# shared runner a slow example is not a failed property. Every example count stays.
+CI_PROFILE = "npq-ci"
+settings.register_profile(
+    CI_PROFILE,
+    derandomize=True,
+    database=None,
+    print_blob=True,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+if os.environ.get("CI"):
+    settings.load_profile(CI_PROFILE)
 
 
 def run_cli(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from infra.bigquery.bytesize import human
@@ -121,9 +121,30 @@ def test_bad_size_is_one_line(value):
 
 
 @given(st.integers(min_value=1, max_value=10**17))
+@example(950_000_001)  # once shown as "1 GB", 5.3% off
+@example(1_049_999_999)  # the widest rounding a one-decimal figure allows: shown as "1 GB"
+@example(999_960_000)  # a figure that would read 1000 MB
 def test_a_shown_size_reads_back_close_to_itself(size):
     shown = human(size).replace(" ", "")
     assert abs(parse_bytes("--max-bytes", shown) - size) <= max(size * 0.05, 1)
+
+
+@pytest.mark.parametrize(
+    ("size", "shown"),
+    [
+        (0, "0 B"),
+        (999, "999 B"),
+        (1000, "1 KB"),
+        (3_400_000, "3.4 MB"),
+        (950_000_001, "950 MB"),
+        (999_949_999, "999.9 MB"),
+        (999_960_000, "1 GB"),
+        (10**17, "100 PB"),
+        (2**63 - 1, "9223.4 PB"),
+    ],
+)
+def test_a_size_is_shown_in_the_largest_unit_it_reaches(size, shown):
+    assert human(size) == shown
 
 
 @pytest.mark.parametrize("value", ["1", "20", str(MAX_LIMIT)])
