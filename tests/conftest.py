@@ -13,6 +13,11 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
+from infra.bigquery.client import ADC_FILE_ENV, KEY_JSON_ENV
+from infra.bigquery.local import STATE_DIR_ENV
+from infra.cli.review import GITHUB_OUTPUT
+from infra.cli.verify import STEP_SUMMARY_ENV
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -31,6 +36,59 @@ settings.register_profile(
 )
 if os.environ.get("CI"):
     settings.load_profile(CI_PROFILE)
+
+
+# Every variable through which the caller's environment could reach the CLI in a test: the
+# credentials it reads (and the app's own, GOOGLE_CLOUD_CREDENTIALS), what google-auth and
+# google-cloud-bigquery read beside them (project, quota project, metadata server, mTLS,
+# universe, emulator host), the local emulator's state, the files GitHub Actions collects
+# outputs in, and the Pulumi backend, token and passphrase the review commands hand to Pulumi.
+CALLER_VARIABLES = (
+    KEY_JSON_ENV,
+    ADC_FILE_ENV,
+    "GOOGLE_CLOUD_CREDENTIALS",
+    "GOOGLE_CLOUD_PROJECT",
+    "GCLOUD_PROJECT",
+    "GOOGLE_CLOUD_QUOTA_PROJECT",
+    "GCE_METADATA_HOST",
+    "GCE_METADATA_ROOT",
+    "GCE_METADATA_IP",
+    "GOOGLE_API_USE_CLIENT_CERTIFICATE",
+    "GOOGLE_API_USE_MTLS_ENDPOINT",
+    "GOOGLE_API_CERTIFICATE_CONFIG",
+    "GOOGLE_CLOUD_UNIVERSE_DOMAIN",
+    "BIGQUERY_EMULATOR_HOST",
+    STATE_DIR_ENV,
+    GITHUB_OUTPUT,
+    STEP_SUMMARY_ENV,
+    "GITHUB_ENV",
+    "GITHUB_PATH",
+)
+CALLER_PREFIXES = ("PULUMI_", "NPQ_")  # Pulumi's settings, and the stand-in CLI's knobs
+
+
+@pytest.fixture(autouse=True)
+def caller_environment_cleared(monkeypatch, tmp_path_factory):
+    """Every test starts with no credentials, endpoint or local state of the caller's.
+
+    os.environ itself is cleared, so in-process calls and subprocesses (run_cli copies
+    os.environ) see the same. gcloud's own login (its config directory) is pointed at an empty
+    directory, and google-auth's probe of a GCE metadata server is off: on a cloud runner that
+    server would hand the machine's credentials to any test that meant to have none.
+    """
+    for name in list(os.environ):
+        if name in CALLER_VARIABLES or name.startswith(CALLER_PREFIXES):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("CLOUDSDK_CONFIG", str(_empty_dir(tmp_path_factory, "gcloud-config")))
+    monkeypatch.setenv("NO_GCE_CHECK", "true")
+    # Not the checkout's .npq-events: a local emulator the developer started is not the tests'.
+    monkeypatch.setenv(STATE_DIR_ENV, str(_empty_dir(tmp_path_factory, "npq-events-state")))
+
+
+def _empty_dir(factory: pytest.TempPathFactory, name: str) -> Path:
+    path = factory.getbasetemp() / name
+    path.mkdir(exist_ok=True)
+    return path
 
 
 def run_cli(
