@@ -166,6 +166,11 @@ def test_validate_refuses_invalid_schemas(columns, partition, clustering, messag
 
 
 def test_validate_accepts_the_events_schema_and_a_date_partition():
-    schema.validate(schema.EVENTS)
+    assert schema.validate(schema.EVENTS) is None
     dated = (*schema.EVENTS, Column("day", "DATE", "REQUIRED", ""))
-    schema.validate(dated, "day", ("event_type", "user_id", "namespace", "environment"))
+    four = ("event_type", "user_id", "namespace", "environment")
+    assert schema.validate(dated, "day", four) is None
+    # Accepted means renderable: a DATE column partitions as it is, and all four cluster.
+    ddl = schema.to_ddl("p.d.t", "k", dated, partition_field="day", cluster_fields=four)
+    assert "PARTITION BY `day`\n" in ddl
+    assert "CLUSTER BY `event_type`, `user_id`, `namespace`, `environment`\n" in ddl
