@@ -21,11 +21,20 @@ arguments, the same output and the same exit codes as the real CLI of that versi
 
 (each after the global --non-interactive the Automation API puts first).
 
-JSON is printed as the CLI's `ui.FprintJSON` prints it: two-space indent, map keys sorted,
-struct fields in declaration order, a trailing newline. Exit codes follow the CLI's exit-code
-taxonomy (v3.226.1 and later): 0 success, 1 generic error (including a failed update), 2
-invalid flags or arguments, 3 not logged in, 6 stack not found. Error messages are the CLI's
-own ("error: no stack named 'S' found", which the Automation API maps to StackNotFoundError).
+Sources. Every answer follows the CLI's own source, github.com/pulumi/pulumi; the comment at
+each answer names the file. 3.272.0's tree is not in the snapshot available to this project:
+the files were read at master 1b5949891b (2026-08-21, after the v3.259.0 release), and the
+parts used here (stack_list.go's JSON, the DIY backend's stack summary and checkpoints,
+exit_codes.go, backenderr.go) had not changed since 2025 or earlier bar exit_codes.go
+(2026-06). Paths below are relative to that repository.
+
+JSON is printed as the CLI's `ui.FprintJSON` prints it (pkg/cmd/pulumi/ui/json.go): two-space
+indent, map keys sorted, struct fields in declaration order, a trailing newline. Exit codes
+follow the CLI's exit-code taxonomy (pkg/cmd/pulumi/cmd/exit_codes.go, v3.226.1 and later): 0
+success, 1 generic error (including a failed update), 2 invalid flags or arguments, 3 not
+logged in, 6 stack not found. Error messages are the CLI's own (pkg/backend/backenderr/
+backenderr.go: "error: no stack named 'S' found", which the Automation API maps to
+StackNotFoundError).
 
 Like the real CLI, `up` runs the project's program (Pulumi.yaml `main`, default __main__.py)
 with the config in Pulumi.<stack>.yaml; here it runs under the Pulumi SDK's mock engine
@@ -34,9 +43,13 @@ the program's own. `destroy` deletes the recorded resources without running the 
 the CLI does).
 
 State lives in the directory named by PULUMI_BACKEND_URL=file://<dir>, as the DIY backend's
-does; the current stack is kept there too. Every call is appended to the file named by
-NPQ_FAKE_PULUMI_LOG as one JSON line: {"argv": [...], "exit": N}. NPQ_FAKE_PULUMI_NOW (seconds
-since the epoch) sets the clock, so tests can make a stack's last update old.
+does; the current stack is kept there too. A stack's state mirrors the DIY checkpoint
+(pkg/backend/diy/state.go, apitype.CheckpointV3): `stack init` writes a checkpoint with no
+`latest` deployment (`deployed` false here), and the first update that reaches the engine,
+successful or not, writes one, stamped with the time of the write (`lastUpdate`). Every call
+is appended to the file named by NPQ_FAKE_PULUMI_LOG as one JSON line: {"argv": [...],
+"exit": N}. NPQ_FAKE_PULUMI_NOW (seconds since the epoch) sets the clock, so tests can make a
+stack's last update old.
 Not modelled: other backends, secrets, policy packs, the gRPC event log, stack tags.
 """
 
@@ -67,6 +80,7 @@ class CliError(Exception):
 
 
 def fprint_json(value: object) -> None:
+    """ui.FprintJSON (pkg/cmd/pulumi/ui/json.go): indented JSON and a newline."""
     sys.stdout.write(json.dumps(value, indent=2, ensure_ascii=False) + "\n")
 
 
@@ -75,8 +89,9 @@ def now() -> float:
 
 
 def format_time(epoch: float) -> str:
-    """The CLI's cmd.FormatTime: RFC 3339 in UTC with milliseconds."""
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(epoch)) + ".000Z"
+    """The CLI's cmd.FormatTime (pkg/cmd/pulumi/cmd/time.go): RFC 5424, UTC, milliseconds."""
+    seconds, millis = divmod(int(epoch * 1000), 1000)  # Go's Format truncates
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{millis:03d}Z"
 
 
 class Flags:
@@ -117,6 +132,8 @@ class Backend:
     def __init__(self, project_dir: Path, url: str | None = None) -> None:
         url = url if url is not None else os.environ.get("PULUMI_BACKEND_URL", "")
         if not url:
+            # No backend and no token: backenderr.MissingEnvVarForNonInteractiveError, an
+            # authentication error, exit 3 (backenderr.go, exit_codes.go).
             if os.environ.get("PULUMI_ACCESS_TOKEN"):
                 raise CliError("this stand-in serves file:// backends only")
             raise CliError(
@@ -137,6 +154,7 @@ class Backend:
         return self.path(stack).is_file()
 
     def load(self, stack: str) -> dict:
+        # backenderr.StackNotFoundError ("no stack named '%s' found"), exit 6.
         if not self.exists(stack):
             raise CliError(f"no stack named '{stack}' found", EXIT_STACK_NOT_FOUND)
         return json.loads(self.path(stack).read_text())
@@ -172,10 +190,15 @@ def find_project() -> Path:
     for directory in (here, *here.parents):
         if (directory / "Pulumi.yaml").is_file():
             return directory
-    raise CliError("no Pulumi.yaml project file found (searching upwards from the cwd)")
+    # pkg/workspace/workspace.go (DetectProjectPathFrom's caller)
+    raise CliError(
+        f"no Pulumi.yaml project file found (searching upwards from {here}). If you have not "
+        "created a project yet, use `pulumi new` to do so"
+    )
 
 
 def require_passphrase() -> None:
+    """The passphrase secrets manager's refusal (pkg/secrets/passphrase/manager.go), exit 1."""
     if "PULUMI_CONFIG_PASSPHRASE" not in os.environ and not os.environ.get(
         "PULUMI_CONFIG_PASSPHRASE_FILE"
     ):
@@ -184,7 +207,7 @@ def require_passphrase() -> None:
 
 def stack_of(flags: Flags, backend: Backend) -> str:
     stack = flags.values.get("stack") or backend.current
-    if not stack:
+    if not stack:  # backenderr.NoStackSelectedError, exit 6
         raise CliError("no stack selected; specify a stack name with --stack", EXIT_STACK_NOT_FOUND)
     return stack
 
@@ -229,6 +252,7 @@ def full_key(key: str, project: str) -> str:
 
 
 def cmd_version(args: list[str]) -> int:
+    # pkg/cmd/pulumi/version/version.go: the version and a newline.
     print(VERSION)
     return EXIT_OK
 
@@ -239,10 +263,14 @@ def cmd_stack(args: list[str]) -> int:
     sub, rest = args[0], args[1:]
     backend = Backend(find_project())
     if sub == "select":
+        # pkg/cmd/pulumi/stack/stack_select.go: no name (non-interactive) is
+        # NoStackSelectedError, an unknown one StackNotFoundError (both exit 6) unless --create.
         flags = Flags(rest, {"create"}, {"stack", "secrets-provider"})
         stack = flags.values.get("stack") or (flags.positional[0] if flags.positional else "")
         if not stack:
-            raise CliError("no stack name given, use --stack to specify a stack name", EXIT_USAGE)
+            raise CliError(
+                "no stack selected; specify a stack name with --stack", EXIT_STACK_NOT_FOUND
+            )
         if not backend.exists(stack):
             if not flags.bools.get("create"):
                 raise CliError(f"no stack named '{stack}' found", EXIT_STACK_NOT_FOUND)
@@ -250,12 +278,22 @@ def cmd_stack(args: list[str]) -> int:
         backend.current = stack
         return EXIT_OK
     if sub == "init":
+        # pkg/cmd/pulumi/stack/stack_new.go: "missing stack name" is a plain error, exit 1.
         flags = Flags(rest, {"no-select"}, {"stack", "secrets-provider", "copy-config-from"})
         stack = flags.values.get("stack") or (flags.positional[0] if flags.positional else "")
         if not stack:
-            raise CliError("missing stack name", EXIT_USAGE)
+            raise CliError("missing stack name")
         return init_stack(backend, stack, select=not flags.bools.get("no-select"))
     if sub == "ls":
+        # pkg/cmd/pulumi/stack/stack_list.go (formatStackSummariesJSON, stackSummaryJSON): the
+        # current project's stacks, sorted by name, each {name, current, lastUpdate?,
+        # updateInProgress?, resourceCount?, url?}, the optional fields left out when unset.
+        # On the DIY backend (pkg/backend/diy/stack.go, diyStackSummary): lastUpdate is the
+        # latest deployment's manifest time and resourceCount its number of resources, both
+        # unset while the checkpoint has no deployment, which is the case from `stack init`
+        # (pkg/backend/diy/backend.go, CreateStack saves an empty deployment) until an update
+        # writes one; updateInProgress is never printed (the DIY backend does not report
+        # progress); names are bare (the project is the current one); no url.
         Flags(rest, {"json", "all"}, {"organization", "project", "tag"})
         summaries = []
         for name in backend.names():
@@ -268,6 +306,7 @@ def cmd_stack(args: list[str]) -> int:
         fprint_json(summaries)
         return EXIT_OK
     if sub == "history":
+        # pkg/cmd/pulumi/stack/stack_history.go (updateInfoJSON), newest first, paged.
         flags = Flags(rest, {"json", "show-secrets", "full-dates"}, {"stack", "page-size", "page"})
         if flags.bools.get("show-secrets"):
             require_passphrase()
@@ -277,6 +316,7 @@ def cmd_stack(args: list[str]) -> int:
         fprint_json([history_json(u) for u in newest_first[(page - 1) * size : page * size]])
         return EXIT_OK
     if sub == "output":
+        # pkg/cmd/pulumi/stack/stack_output.go (jsonStackOutputWriter): the outputs object.
         flags = Flags(rest, {"json", "show-secrets", "shell"}, {"stack"})
         if flags.bools.get("show-secrets"):
             require_passphrase()
@@ -291,6 +331,9 @@ def cmd_stack(args: list[str]) -> int:
         fprint_json(export(backend, stack, backend.load(stack)))
         return EXIT_OK
     if sub == "rm":
+        # pkg/cmd/pulumi/stack/stack_remove.go: --yes required (NonInteractiveRequiresYesError,
+        # exit 1), refused while resources remain unless --force, removes Pulumi.<stack>.yaml
+        # unless --preserve-config, prints "Stack 'S' has been removed!", unselects it.
         flags = Flags(rest, {"yes", "force", "preserve-config", "remove-backups"}, {"stack"})
         stack = flags.values.get("stack") or (flags.positional[0] if flags.positional else "")
         stack = stack or stack_of(flags, backend)
@@ -314,13 +357,20 @@ def cmd_stack(args: list[str]) -> int:
 
 
 def init_stack(backend: Backend, stack: str, select: bool = True) -> int:
+    """pkg/cmd/pulumi/stack/io.go (InitStack) on the DIY backend (backend.go, CreateStack)."""
     if not STACK_NAME_RE.match(stack):
-        raise CliError(
-            f"stack names may only contain alphanumeric, hyphens, underscores, or periods: {stack}"
+        # sdk/go/common/tokens/stack_name.go (ParseStackName)
+        position = next(
+            (i for i, ch in enumerate(stack) if not STACK_NAME_RE.match(ch)), len(stack) - 1
         )
-    if backend.exists(stack):
+        raise CliError(
+            "a stack name may only contain alphanumeric, hyphens, underscores, or periods: "
+            f"invalid character {json.dumps(stack[position])} at position {position}"
+        )
+    if backend.exists(stack):  # backenderr.StackAlreadyExistsError
         raise CliError(f"stack '{stack}' already exists")
     require_passphrase()
+    # The checkpoint CreateStack saves holds no deployment: no lastUpdate, no resources.
     state = {"deployed": False, "lastUpdate": None, "resources": [], "outputs": {}, "history": []}
     backend.save(stack, state)
     document = read_config_file(backend, stack)
@@ -377,11 +427,12 @@ def export(backend: Backend, stack: str, state: dict) -> dict:
 
 
 def history_json(update: dict) -> dict:
-    """One entry of `stack history --json` (the CLI's updateInfoJSON, fields in order)."""
+    """One entry of `stack history --json`: updateInfoJSON (pkg/cmd/pulumi/stack/
+    stack_history.go), fields in order, times in whole seconds."""
     return {
         "version": update["version"],
         "kind": update["kind"],
-        "startTime": format_time(update["startTime"]),
+        "startTime": format_time(int(update["startTime"])),  # UpdateInfo keeps whole seconds
         "message": "",
         "environment": {"exec.kind": "auto.local"},
         "config": {
@@ -389,12 +440,15 @@ def history_json(update: dict) -> dict:
             for key, value in sorted(update["config"].items())
         },
         "result": update["result"],
-        "endTime": format_time(update["endTime"]),
+        "endTime": format_time(int(update["endTime"])),
         "resourceChanges": update["resourceChanges"],
     }
 
 
 def cmd_config(args: list[str]) -> int:
+    """pkg/cmd/pulumi/config/config.go: `config --json` (listConfig, configValueJSON),
+    `config set-all` (parseKeyValuePair in config/io.go), `config rm-all` (an alias of
+    remove-all)."""
     backend = Backend(find_project())
     if args and args[0] in ("set-all", "rm-all"):
         sub, rest = args[0], args[1:]
@@ -413,7 +467,7 @@ def cmd_config(args: list[str]) -> int:
             for pair in flags.multi["plaintext"]:
                 key, eq, value = pair.partition("=")
                 if not eq:
-                    raise CliError(f"could not parse {pair} as a configuration key/value pair")
+                    raise CliError("config value must be in the form [key]=[value]")
                 config[full_key(key, backend.project)] = value
         else:
             for key in flags.positional:
@@ -428,11 +482,20 @@ def cmd_config(args: list[str]) -> int:
     if not flags.bools.get("json"):
         raise CliError("the stand-in answers `pulumi config` with --json only")
     config = flat_config(backend, stack)
-    fprint_json({key: {"value": value, "secret": False} for key, value in sorted(config.items())})
+    raw = read_config_file(backend, stack).get("config") or {}
+    entries = {}
+    for key, value in sorted(config.items()):
+        entry: dict = {"secret": False, "value": value}
+        if isinstance(raw.get(key), dict | list):  # an object value also comes parsed
+            entry["objectValue"] = raw[key]
+        entries[key] = entry
+    fprint_json(entries)
     return EXIT_OK
 
 
 def confirm_and_stack(args: list[str]) -> tuple[Backend, str, Flags]:
+    """`up` and `destroy` (pkg/cmd/pulumi/operations/up.go, destroy.go): non-interactive needs
+    --yes or --skip-preview (NoConfirmationInNonInteractiveError, exit 2)."""
     flags = Flags(
         args,
         {"yes", "skip-preview", "diff", "refresh", "preview-only", "suppress-outputs"},
@@ -454,6 +517,10 @@ def confirm_and_stack(args: list[str]) -> tuple[Backend, str, Flags]:
 
 
 def cmd_up(args: list[str]) -> int:
+    """pkg/cmd/pulumi/operations/up.go on the DIY backend (backend.go, apply): the engine's
+    snapshot manager writes the checkpoint as steps complete, so even an update whose
+    program fails records a deployment (the stack resource registered before the failure),
+    stamped now; a failed update exits 1."""
     backend, stack, _flags = confirm_and_stack(args)
     state = backend.load(stack)
     config = flat_config(backend, stack)
@@ -466,6 +533,9 @@ def cmd_up(args: list[str]) -> int:
         print(f"    pulumi:pulumi:Stack {backend.project}-{stack} running error: {message}")
         print(f"Diagnostics:\n  pulumi:pulumi:Stack ({backend.project}-{stack}):")
         print(f"    error: {message}\n\nResources:\n\nDuration: 1s\n")
+        if not state["resources"]:
+            state["resources"] = stack_resource(backend, stack)
+        state["deployed"] = True
         record(backend, stack, state, "update", "failed", config, start, {})
         return EXIT_ERROR
     before = {(r["type"], r["name"]): r for r in state["resources"]}
@@ -509,7 +579,7 @@ def run_program(backend: Backend, stack: str, config: dict[str, str]) -> tuple[l
 
     plan = run_under_mocks(stack, config, program)
     resources = [
-        {"type": "pulumi:pulumi:Stack", "name": f"{backend.project}-{stack}", "inputs": {}},
+        *stack_resource(backend, stack),
         {"type": "pulumi:providers:gcp", "name": "default", "inputs": {}},
     ] + [
         {
@@ -524,7 +594,14 @@ def run_program(backend: Backend, stack: str, config: dict[str, str]) -> tuple[l
     return resources, plan.outputs
 
 
+def stack_resource(backend: Backend, stack: str) -> list[dict]:
+    """The root resource every program registers first (the SDK's Stack)."""
+    return [{"type": "pulumi:pulumi:Stack", "name": f"{backend.project}-{stack}", "inputs": {}}]
+
+
 def cmd_destroy(args: list[str]) -> int:
+    """pkg/cmd/pulumi/operations/destroy.go: deletes the state's resources (no program run),
+    keeps the stack, its history and config, and says how to remove it."""
     backend, stack, _flags = confirm_and_stack(args)
     state = backend.load(stack)
     start = now()
@@ -574,6 +651,8 @@ COMMANDS = {
 
 
 def main(argv: list[str]) -> int:
+    # --non-interactive is a global flag (pkg/cmd/pulumi/pulumi.go); the CLI prints a failed
+    # command's error as "error: ..." on stderr and exits with ExitCodeFor's code.
     args = [a for a in argv if a != "--non-interactive"]
     if not args:
         raise CliError("the stand-in needs a subcommand")
