@@ -94,6 +94,7 @@ def test_removing_a_column_from_the_schema_module_fails_check_and_lock(tmp_path)
     repo = tmp_path / "repo"
     shutil.copytree(ROOT / "infra", repo / "infra", ignore=shutil.ignore_patterns("__py*"))
     shutil.copytree(ROOT / "schema", repo / "schema")
+    shutil.copy(ROOT / "pyproject.toml", repo / "pyproject.toml")
     for stack_file in ROOT.glob("Pulumi.*.yaml"):
         shutil.copy(stack_file, repo / stack_file.name)
     edit(

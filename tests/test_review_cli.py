@@ -34,7 +34,7 @@ fake_pulumi = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(fake_pulumi)
 
 STACK_FILES = tuple(f"Pulumi.{s}.yaml" for s in ("production", "staging", "sandbox", "review"))
-PROJECT_FILES = ("Pulumi.yaml", "__main__.py", "infra", *STACK_FILES)
+PROJECT_FILES = ("Pulumi.yaml", "__main__.py", "infra", "pyproject.toml", *STACK_FILES)
 DAY = 86400
 
 

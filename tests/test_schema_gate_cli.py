@@ -24,10 +24,11 @@ SETTINGS_LOCK = ROOT / "schema" / "events.settings.lock.json"
 
 @pytest.fixture
 def clone(tmp_path: Path) -> Path:
-    """A copy of the repository's code, stack files and lock."""
+    """A copy of the repository's code, stack files, lock and project settings."""
     copy = tmp_path / "repo"
     shutil.copytree(ROOT / "infra", copy / "infra")
     shutil.copytree(ROOT / "schema", copy / "schema")
+    shutil.copy(ROOT / "pyproject.toml", copy / "pyproject.toml")
     for stack_file in ROOT.glob("Pulumi*.yaml"):
         shutil.copy(stack_file, copy / stack_file.name)
     return copy
