@@ -91,6 +91,14 @@ def _empty_dir(factory: pytest.TempPathFactory, name: str) -> Path:
     return path
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--write-outputs",
+        action="store_true",
+        help="rewrite tests/data/outputs/ from what the CLI prints now (tests/test_cli_outputs.py)",
+    )
+
+
 def run_cli(
     *args: str, env: dict[str, str] | None = None, timeout: float = 120, cwd: Path = ROOT
 ) -> subprocess.CompletedProcess[str]:
