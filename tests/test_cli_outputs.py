@@ -164,11 +164,31 @@ def verify_drift(*extra: str, fmt: str = "text") -> Case:
 
 
 def verify_missing(_tmp: Path, stub: StubBigQuery) -> list[str]:
-    declaration = declare(settings_for("sandbox"))
-    stub.put(declaration, dataset=live(LIVE_DATASET) | {"datasetReference": {}})
+    """Sandbox's dataset without its table, and no production dataset at all."""
+    dataset = live(LIVE_DATASET)
+    dataset["datasetReference"]["datasetId"] = "npq_events_sandbox"
+    dataset["labels"]["environment"] = "sandbox"
+    stub.put(declare(settings_for("sandbox")), dataset=dataset)
     stub.tables.clear()
     stacks = ["--stack", "sandbox", "--stack", "production"]
-    return ["verify", *stacks, "--adopt", "--format", "json", "--api-endpoint", stub.endpoint]
+    return ["verify", *stacks, "--api-endpoint", stub.endpoint]
+
+
+def other_template(*extra: str) -> Case:
+    """A table made from another template, on an endpoint that reports no encryption: the
+    hidden key spelled KEY, user_id an INTEGER, no `environment` column."""
+
+    def case(_tmp: Path, stub: StubBigQuery) -> list[str]:
+        dataset, table = live(LIVE_DATASET), live(LIVE_TABLE)
+        del dataset["defaultEncryptionConfiguration"], table["encryptionConfiguration"]
+        fields = {field["name"]: field for field in table["schema"]["fields"]}
+        fields["hidden_DATA"]["fields"][0]["name"] = "KEY"
+        fields["user_id"]["type"] = "INTEGER"
+        table["schema"]["fields"].remove(fields["environment"])
+        stub.put(declare(settings_for("staging")), dataset=dataset, table=table)
+        return ["verify", "--stack", "staging", "--api-endpoint", stub.endpoint, *extra]
+
+    return case
 
 
 CASES: dict[str, Case] = {
@@ -202,7 +222,9 @@ CASES: dict[str, Case] = {
     "verify-drift-json": verify_drift("--format", fmt="json"),
     "verify-drift-adopt-json": verify_drift("--adopt", "--format", fmt="json"),
     "verify-drift-strict-markdown": verify_drift("--strict", "--format", fmt="markdown"),
-    "verify-missing-adopt-json": verify_missing,
+    "verify-missing": verify_missing,
+    "verify-other-template": other_template(),
+    "verify-other-template-adopt-json": other_template("--adopt", "--format", "json"),
 }
 
 
