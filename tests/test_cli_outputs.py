@@ -175,8 +175,9 @@ def verify_missing(_tmp: Path, stub: StubBigQuery) -> list[str]:
 
 
 def other_template(*extra: str) -> Case:
-    """A table made from another template, on an endpoint that reports no encryption: the
-    hidden key spelled KEY, user_id an INTEGER, no `environment` column."""
+    """A table made from another template, on an endpoint that reports no encryption (with
+    --emulator: one that keeps none): the hidden key spelled KEY, user_id an INTEGER, no
+    `environment` column."""
 
     def case(_tmp: Path, stub: StubBigQuery) -> list[str]:
         dataset, table = live(LIVE_DATASET), live(LIVE_TABLE)
@@ -224,6 +225,7 @@ CASES: dict[str, Case] = {
     "verify-drift-strict-markdown": verify_drift("--strict", "--format", fmt="markdown"),
     "verify-missing": verify_missing,
     "verify-other-template": other_template(),
+    "verify-other-template-emulator": other_template("--emulator"),
     "verify-other-template-adopt-json": other_template("--adopt", "--format", "json"),
 }
 

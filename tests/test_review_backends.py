@@ -158,9 +158,15 @@ def cloud_listing() -> str:
 @pytest.fixture
 def cloud(standin, monkeypatch, capsys):
     """`npq-events` in this process with the Automation API reading the Cloud listing; every
-    other Pulumi call goes to the stand-in (only `pulumi version` is expected)."""
+    other Pulumi call goes to the stand-in."""
     for key, value in standin.env.items():
         monkeypatch.setenv(key, value)
+    # What each stack's state holds (`pulumi stack export`, the same document on both
+    # backends) comes from the stand-in's state.
+    standin.seed("review-pr-6", MONTH_AGO)
+    standin.seed("review-pr-7", MONTH_AGO)
+    standin.seed("review-pr-8", None)
+    standin.forget_calls()
     original = auto.LocalWorkspace._run_pulumi_cmd_sync
 
     def run(self, args, on_output=None, on_error=None):
@@ -209,4 +215,8 @@ def test_cloud_prune_keeps_running_and_never_updated_stacks(cloud, standin):
     ]
     # Another organisation's review-pr-5 is neither selected nor kept: it is not looked at.
     assert "review-pr-5" not in out
-    assert standin.calls() == [["version"]]
+    # Only the selected stack's state is read; nothing is destroyed.
+    assert standin.calls() == [
+        ["version"],
+        ["--non-interactive", "stack", "export", "--show-secrets", "--stack", "review-pr-7"],
+    ]
