@@ -31,6 +31,7 @@ SKIPPED_DIRS = {
     "build",
     "dist",
     "docs",
+    "mutants",  # mutmut's working copy (bench/mutation.py)
 }
 LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
 DOC_REF = re.compile(r"\bdocs/([\w.-]+\.md)(?:#([\w-]+)|, \"([^\"]+)\")?")
