@@ -6,10 +6,11 @@ pkg/backend/diy does. A stack created but never updated has a checkpoint with no
 the listing gives it neither lastUpdate nor resourceCount, and prune keeps it; a stack whose
 first update failed has a deployment, stamped when it was written, and is pruned once old.
 
-Pulumi Cloud: no stand-in runs it; its listing is given to the Automation API's own parser
-(LocalWorkspace.list_stacks) as the CLI prints it (pkg/cmd/pulumi/stack/stack_list.go with
-pkg/backend/httpstate/stack.go): a running update is `updateInProgress: true` without
-lastUpdate; a stack of another organisation than the default one is named `org/stack`.
+Pulumi Cloud: no stand-in runs it; its listing, as the CLI prints it (pkg/cmd/pulumi/stack/
+stack_list.go with pkg/backend/httpstate/stack.go), reaches the Automation API's own parser
+(LocalWorkspace.list_stacks) through a `pulumi` wrapper on PATH: a running update is
+`updateInProgress: true` without lastUpdate; a stack of another organisation than the default
+one is named `org/stack`.
 """
 
 from __future__ import annotations
@@ -17,16 +18,15 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from pulumi import automation as auto
-from pulumi.automation._cmd import CommandResult
 
 from infra.cli.main import main as cli_main
 from infra.review import automation as review_automation
-from tests.test_review_cli import DAY, StandIn
+from tests.test_review_cli import DAY, FAKE, StandIn
 
 LIST = ["stack", "ls", "--json"]
 MONTH_AGO = time.time() - 30 * DAY
@@ -157,8 +157,16 @@ def cloud_listing() -> str:
 
 @pytest.fixture
 def cloud(standin, monkeypatch, capsys):
-    """`npq-events` in this process with the Automation API reading the Cloud listing; every
-    other Pulumi call goes to the stand-in."""
+    """`npq-events` in this process, with `pulumi stack ls --json` answering the Cloud listing
+    (a wrapper first on PATH prints it) and every other Pulumi call going to the stand-in."""
+    listing = standin.bin.parent / "cloud-listing.json"
+    listing.write_text(cloud_listing())
+    wrapper = standin.bin / "pulumi"
+    wrapper.write_text(
+        "#!/bin/sh\n"
+        f'if [ "$*" = "--non-interactive {" ".join(LIST)}" ]; then cat "{listing}"; exit 0; fi\n'
+        f'exec "{sys.executable}" "{FAKE}" "$@"\n'
+    )
     for key, value in standin.env.items():
         monkeypatch.setenv(key, value)
     # What each stack's state holds (`pulumi stack export`, the same document on both
@@ -167,14 +175,6 @@ def cloud(standin, monkeypatch, capsys):
     standin.seed("review-pr-7", MONTH_AGO)
     standin.seed("review-pr-8", None)
     standin.forget_calls()
-    original = auto.LocalWorkspace._run_pulumi_cmd_sync
-
-    def run(self, args, on_output=None, on_error=None):
-        if list(args) == LIST:
-            return CommandResult(stdout=cloud_listing(), stderr="", code=0)
-        return original(self, args, on_output, on_error)
-
-    monkeypatch.setattr(auto.LocalWorkspace, "_run_pulumi_cmd_sync", run)
 
     def npq_events(*args: str) -> tuple[int, str, str]:
         code = cli_main(["--project-dir", str(standin.project), *args])
