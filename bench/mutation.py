@@ -15,8 +15,9 @@ Not run in CI: a fresh run takes tens of minutes on two cores. Run it from the r
     .venv/bin/python bench/mutation.py --report-only    # the last run's figures again
 
 It prints, per module: mutants, killed (a test failed, or it timed out), survived, no tests
-(no in-process test calls the function), other (suspicious, segfault, not checked), and the
-score, killed / (mutants - skipped); then every survivor and untested mutant with its diff.
+(no in-process test calls the function), other (suspicious, segfault), unchecked (the run was
+interrupted before them), and the score, killed / (mutants - skipped - unchecked); then every
+survivor and untested mutant with its diff.
 The workers run at low priority (nice 10) with CI=true (Hypothesis's derandomized profile, so
 two runs on the same code agree). mutmut's own log goes to mutants/bench-mutation.log.
 """
@@ -43,6 +44,7 @@ KILLED = {1, 3, 24, -24, 36, 37, 152, 255}  # a test failed, or it timed out / t
 SURVIVED = {0}
 NO_TESTS = {5, 33}
 SKIPPED = {34}
+UNCHECKED = {None}  # an interrupted run
 
 
 def modules() -> list[str]:
@@ -99,23 +101,26 @@ def status(code: int | None) -> str:
         return "no tests"
     if code in SKIPPED:
         return "skipped"
+    if code in UNCHECKED:
+        return "unchecked"
     return "other"
 
 
 def report(selected: list[str]) -> list[str]:
     """Print the table and return the names of the mutants no test killed."""
     header = f"{'module':34} {'mutants':>7} {'killed':>6} {'surv.':>5} {'no tests':>8} "
-    print(header + f"{'other':>5} {'score':>6}")
+    print(header + f"{'other':>5} {'unchecked':>9} {'score':>6}")
     unkilled: list[str] = []
     for module in selected:
         codes = results(module)
         counts = Counter(status(code) for code in codes.values())
-        counted = len(codes) - counts["skipped"]
+        counted = len(codes) - counts["skipped"] - counts["unchecked"]
         score = 100.0 * counts["killed"] / counted if counted else 0.0
         mark = "" if score >= TARGET else f"  (under {TARGET:.0f}%)"
         print(
             f"{module:34} {len(codes):>7} {counts['killed']:>6} {counts['survived']:>5} "
-            f"{counts['no tests']:>8} {counts['other']:>5} {score:>5.1f}%{mark}"
+            f"{counts['no tests']:>8} {counts['other']:>5} {counts['unchecked']:>9} "
+            f"{score:>5.1f}%{mark}"
         )
         unkilled += sorted(
             name for name, code in codes.items() if status(code) in ("survived", "no tests")
