@@ -324,11 +324,14 @@ def cmd_stack(args: list[str]) -> int:
         fprint_json(dict(sorted(state["outputs"].items())))
         return EXIT_OK
     if sub == "export":
+        # pkg/cmd/pulumi/stack/stack_export.go: the latest checkpoint's UntypedDeployment,
+        # written by a json.Encoder indented with four spaces (not ui.FprintJSON).
         flags = Flags(rest, {"show-secrets"}, {"stack", "file"})
         if "file" in flags.values:
             raise CliError("the stand-in prints the export; it writes no --file")
         stack = stack_of(flags, backend)
-        fprint_json(export(backend, stack, backend.load(stack)))
+        document = export(backend, stack, backend.load(stack))
+        sys.stdout.write(json.dumps(document, indent=4, ensure_ascii=False) + "\n")
         return EXIT_OK
     if sub == "rm":
         # pkg/cmd/pulumi/stack/stack_remove.go: --yes required (NonInteractiveRequiresYesError,
