@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from infra.model.settings import MAX_LABELS, ConfigError, load_settings
+from infra.model.settings import MAX_LABELS, TOOL_LABELS, ConfigError, load_settings
 
 # GCP's grammars: project ids; key ring and key ids ([a-zA-Z0-9_-], 1 to 63).
 PROJECT_IDS = st.from_regex(r"[a-z][a-z0-9-]{4,28}[a-z0-9]", fullmatch=True)
@@ -31,7 +31,10 @@ LOCATIONS = st.sampled_from(
         ("eu", "europe"),
     ]
 )
-LABEL_KEYS = st.from_regex(r"[a-z][a-z0-9_-]{0,62}", fullmatch=True)
+# The labels npq-analytics sets itself (environment, managed-by, ...) are not the user's.
+LABEL_KEYS = st.from_regex(r"[a-z][a-z0-9_-]{0,62}", fullmatch=True).filter(
+    lambda key: key not in TOOL_LABELS
+)
 LABEL_VALUES = st.from_regex(r"[a-z0-9_-]{0,63}", fullmatch=True)
 KMS_KEY = "npq-analytics:kmsKey"
 LABELS = "npq-analytics:labels"
@@ -142,6 +145,14 @@ def test_a_label_broken_in_one_place_is_refused_naming_it(labels, key, value, ho
         load_settings("s", config(labels=document))
     assert caught.value.key == LABELS
     assert f"label {bad_key}={bad_value!r} is not accepted" in str(caught.value)
+
+
+@given(st.sampled_from(TOOL_LABELS), LABEL_VALUES)
+def test_a_label_npq_analytics_sets_itself_is_refused(key, value):
+    with pytest.raises(ConfigError) as caught:
+        load_settings("s", config(labels=json.dumps({key: value})))
+    assert caught.value.key == LABELS
+    assert f"label {key} is set by npq-analytics itself" in str(caught.value)
 
 
 @given(st.integers(min_value=MAX_LABELS - 4, max_value=MAX_LABELS + 2))
