@@ -23,6 +23,8 @@ _PATH_RE = re.compile(
     r"^/bigquery/v2/projects/(?P<project>[^/]+)/datasets/(?P<dataset>[^/]+)"
     r"(?:/tables/(?P<table>[^/]+))?$"
 )
+# How often the serving thread looks for a shutdown: stop() waits up to this long.
+POLL_INTERVAL = 0.01
 _STATUS_NAMES = {
     400: ("INVALID_ARGUMENT", "invalid"),
     401: ("UNAUTHENTICATED", "unauthorized"),
@@ -144,7 +146,9 @@ class StubBigQuery:
                 return
 
         self._server = _Server(("127.0.0.1", 0), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(POLL_INTERVAL,), daemon=True
+        )
         self._thread.start()
         return self
 

@@ -1,42 +1,10 @@
-"""Shared test helpers: the repository root and the real CLI as a subprocess."""
+"""Shared fixtures: the CLI, and a real BigQuery REST implementation on loopback."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import uuid
-from dataclasses import replace
-from pathlib import Path
-
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def run_cli(
-    *args: str, env: dict[str, str] | None = None, timeout: float = 120, cwd: Path = ROOT
-) -> subprocess.CompletedProcess[str]:
-    """Run `npq-events ARGS` exactly as a user would, in a fresh process."""
-    return subprocess.run(
-        [sys.executable, "-m", "infra.cli", *args],
-        cwd=cwd,
-        env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
-
-
-def isolated(declaration):
-    """The same declaration in a dataset of its own, so tests never share emulator state."""
-    dataset_id = f"{declaration.dataset.dataset_id}_{uuid.uuid4().hex[:8]}"
-    return replace(
-        declaration,
-        dataset=replace(declaration.dataset, dataset_id=dataset_id),
-        table=replace(declaration.table, dataset_id=dataset_id),
-    )
+from tests.helpers import run_cli
 
 
 @pytest.fixture

@@ -19,9 +19,8 @@ import pytest
 from infra.errors import EXIT_USAGE
 from infra.model.declared import declare
 from infra.model.stackfiles import settings_for
-from tests.conftest import run_cli
+from tests.helpers import NO_CREDENTIALS, run_cli
 
-NO_CREDENTIALS = {"BIGQUERY_DFE_ANALYTICS_API_JSON_KEY": "", "GOOGLE_APPLICATION_CREDENTIALS": ""}
 FIVE_TB = 5 * 10**12
 HOSTILE = "x' OR '1'='1"
 

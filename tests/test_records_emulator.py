@@ -14,7 +14,7 @@ from infra.bigquery.window import Window
 from infra.model import schema
 from infra.model.declared import declare
 from infra.model.stackfiles import settings_for
-from tests.conftest import isolated
+from tests.helpers import isolated, when
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 HOSTILE = "x' OR '1'='1"
@@ -45,17 +45,13 @@ def _expected(rows, window: Window, keep=lambda row: True) -> list[dict]:
     inside = [
         row
         for row in rows
-        if window.since <= _when(row[schema.OCCURRED_AT]) < window.until and keep(row)
+        if window.since <= when(row[schema.OCCURRED_AT]) < window.until and keep(row)
     ]
-    return sorted(inside, key=lambda row: _when(row[schema.OCCURRED_AT]), reverse=True)
-
-
-def _when(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return sorted(inside, key=lambda row: when(row[schema.OCCURRED_AT]), reverse=True)
 
 
 def _times(events) -> list[datetime]:
-    return [_when(event[schema.OCCURRED_AT]) for event in events]
+    return [when(event[schema.OCCURRED_AT]) for event in events]
 
 
 def test_returns_the_events_inside_the_window_and_none_outside(loaded):

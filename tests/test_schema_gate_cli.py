@@ -16,7 +16,7 @@ import pytest
 from infra.bigquery.schema_files import SchemaFileError, parse_schema_document
 from infra.model import schema
 from infra.rules import schema_lock
-from tests.conftest import ROOT, run_cli
+from tests.helpers import ROOT, one_line_error, run_cli, run_cli_process
 
 LOCK = ROOT / "schema" / "events.lock.json"
 SETTINGS_LOCK = ROOT / "schema" / "events.settings.lock.json"
@@ -34,21 +34,13 @@ def clone(tmp_path: Path) -> Path:
 
 
 def cli_in(repo: Path, *args: str):
-    return run_cli(*args, cwd=repo, env={"PYTHONPATH": str(repo)})
+    return run_cli_process(*args, cwd=repo, env={"PYTHONPATH": str(repo)})
 
 
 def edit(path: Path, old: str, new: str) -> None:
     text = path.read_text()
     assert old in text, f"{old!r} not in {path}"
     path.write_text(text.replace(old, new))
-
-
-def one_line_error(result) -> str:
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("npq-events: error: ")
-    assert "Traceback" not in result.stderr
-    return lines[0]
 
 
 # --- the committed lock ---------------------------------------------------------------------

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from infra.model.settings import ConfigError, load_settings
 from infra.model.stackfiles import committed_stacks, settings_for
-from tests.conftest import ROOT, run_cli
+from tests.helpers import ROOT, run_cli
 
 KEY = "projects/ecf-bq/locations/europe-west2/keyRings/ecf-key-ring/cryptoKeys/ecf-key"
 TAG = "projects/ecf-bq/locations/europe-west2/taxonomies/123/policyTags/456"

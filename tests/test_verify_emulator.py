@@ -21,9 +21,7 @@ from google.cloud import bigquery
 from infra.bigquery.provision import create_declared
 from infra.model.declared import Declaration, declare
 from infra.model.stackfiles import settings_for
-from tests.conftest import ROOT, run_cli
-
-NO_CREDENTIALS = {"BIGQUERY_DFE_ANALYTICS_API_JSON_KEY": "", "GOOGLE_APPLICATION_CREDENTIALS": ""}
+from tests.helpers import NO_CREDENTIALS, ROOT, run_cli
 
 
 @pytest.fixture

@@ -20,12 +20,11 @@ from infra.errors import UserError
 from infra.model.declared import declare
 from infra.model.stackfiles import committed_stacks, settings_for
 from tests.bq_stub import Fault, StubBigQuery
-from tests.conftest import run_cli
+from tests.helpers import NO_CREDENTIALS, run_cli
 
 KEY = "projects/ecf-bq/locations/europe-west2/keyRings/ecf-key-ring/cryptoKeys/ecf-key"
 # Short deadlines so that a fault costs a test about a second, not the CLI's defaults.
 FAST = Deadlines(timeout=0.5, retry=RETRY.with_deadline(1.5).with_delay(initial=0.05))
-NO_CREDENTIALS = {"BIGQUERY_DFE_ANALYTICS_API_JSON_KEY": "", "GOOGLE_APPLICATION_CREDENTIALS": ""}
 
 
 @pytest.fixture
