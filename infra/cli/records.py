@@ -44,13 +44,11 @@ _DETAILS = (
 )
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "records",
-        help="list recent events of a stack's table (dry-run first, refused above --max-bytes)",
-        description="List the newest events of a stack's events table in a time window. The "
+def register(parser: argparse.ArgumentParser) -> None:
+    parser.description = (
+        "List the newest events of a stack's events table in a time window. The "
         "query reads only the window's day partitions and the columns shown; a dry run gives "
-        "the bytes it will process before it runs, and it is refused above --max-bytes.",
+        "the bytes it will process before it runs, and it is refused above --max-bytes."
     )
     options.add_stack(parser, "stack name, e.g. staging")
     parser.add_argument(

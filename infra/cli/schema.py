@@ -27,10 +27,7 @@ STYLES = {Effect.IN_PLACE: "green", **{effect: "bold red" for effect in DESTRUCT
 DOCS_PAGE = "docs/schema-changes.md"
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "schema", help="export the events schema; check, lock and diff schema changes"
-    )
+def register(parser: argparse.ArgumentParser) -> None:
     actions = parser.add_subparsers(dest="schema_command", required=True, metavar="ACTION")
     export = actions.add_parser(
         "export",
