@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from infra.bigquery.client import RETRY, Deadlines, credentials
-from infra.bigquery.live import Target, check_all, check_stack
+from infra.bigquery.live import READS, Target, check_all, check_stack
 from infra.cli.main import build_parser
 from infra.cli.verify import exit_status
 from infra.errors import UserError
@@ -126,6 +126,14 @@ def test_404_means_the_dataset_would_be_created(stub):
     assert [(f.path, f.effect) for f in result.findings] == [("dataset", "create")]
 
 
+def test_a_missing_dataset_has_no_table_whatever_the_table_read_answers(stub):
+    # Both GETs are in flight at once; without its dataset, the table's answer does not count.
+    stub.fault(dataset_path() + "/tables/events", Fault(status=500, times=None))
+    result = check(stub)
+    assert [(f.path, f.effect) for f in result.findings] == [("dataset", "create")]
+    assert stub.requests[dataset_path()] == 1
+
+
 def test_404_on_the_table_means_it_would_be_created(stub):
     stub.put(target().declaration)
     stub.tables.clear()
@@ -217,7 +225,8 @@ def test_stacks_are_checked_concurrently(stub):
         stub.put(targets[-1].declaration)
     results = check_all(targets, stub.endpoint, FAST.__class__(timeout=5, retry=FAST.retry), env={})
     assert [r.status for r in results] == ["match"] * 6
-    assert stub.max_in_flight == 6  # every stack's request was in flight at once
+    # Every stack's requests were in flight at once: its dataset GET and its table GET.
+    assert stub.max_in_flight == 6 * len(READS) == 12
 
 
 def test_all_checks_every_committed_stack(stub):
