@@ -70,7 +70,10 @@ def test_help_and_local_status_and_down_import_neither_pulumi_nor_bigquery(args,
 
 def test_bigquery_commands_leave_out_arrow_numpy_pandas_and_the_storage_api(env, tmp_path):
     with StubBigQuery() as stub:
-        for args in (("verify", "--stack", "staging", "--api-endpoint", stub.endpoint),):
+        for args in (
+            ("verify", "--stack", "staging", "--api-endpoint", stub.endpoint),
+            ("records", "--stack", "staging", "--api-endpoint", stub.endpoint),
+        ):
             modules = imported(tmp_path, *args, env=env)
             assert loaded(modules, "google.cloud.bigquery"), args
             for package in NEVER:
