@@ -565,7 +565,8 @@ def test_before_up_fails_on_a_live_only_column_the_up_would_drop(stub):
     assert "schema.app_version" in done.stdout
 
 
-def test_before_up_fails_on_an_expiring_table_and_says_2_when_it_cannot_check(stub):
+def test_before_up_fails_on_an_expiring_table_and_says_2_when_it_cannot_check(stub, monkeypatch):
+    monkeypatch.setattr("infra.cli.verify.DEFAULT_DEADLINES", FAST)  # a second, not the CLI's 8
     stub.put(target().declaration)
     table = stub.tables[("ecf-bq", "npq_events_staging", "events")]
     table["expirationTime"] = str(int((time.time() + 3600) * 1000))
