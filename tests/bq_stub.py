@@ -5,7 +5,9 @@ For what bqemulator cannot hold (CMEK keys, time travel other than 168 hours, a 
 count: it prices every dry run at 0) and for faults (404, 403, 500, a refused query, slow
 answers). It speaks the REST shapes of BigQuery API v2: the real google-cloud-bigquery client
 talks to it through `--api-endpoint`. A query that is not a dry run is refused (400), unless a
-fault answers it otherwise. Used by the tests and by bench/verify_concurrency.py.
+fault answers it otherwise. Given `answer`, it answers every request with what that returns
+instead: any status, content type and bytes, or (None) a JSON body dripped a byte at a time.
+Used by the tests and by bench/verify_concurrency.py.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import re
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -104,11 +107,18 @@ class Call:
     body: dict
 
 
+# An answer of one's own: (status, content type, body), or None to drip a body for ever.
+Answer = Callable[["Call"], "tuple[int, str, bytes] | None"]
+
+
 class StubBigQuery:
     """Holds datasets and tables as REST payloads and serves them on 127.0.0.1."""
 
-    def __init__(self, delay: float = 0.0, bytes_processed: int = 0) -> None:
+    def __init__(
+        self, delay: float = 0.0, bytes_processed: int = 0, answer: Answer | None = None
+    ) -> None:
         self.delay = delay
+        self.answer = answer
         self.datasets: dict[tuple[str, str], dict] = {}
         self.tables: dict[tuple[str, str, str], dict] = {}
         # What a dry run says the query would process.
@@ -238,6 +248,8 @@ class StubBigQuery:
         path = call.path
         if self.delay:
             time.sleep(self.delay)
+        if self.answer is not None:
+            return self._raw(handler, self.answer(call))
         fault = self._next_fault(path)
         if fault is not None:
             if fault.delay:
@@ -319,6 +331,27 @@ class StubBigQuery:
             }
         }
         self._send(handler, status, body)
+
+    @staticmethod
+    def _raw(handler: BaseHTTPRequestHandler, reply: tuple[int, str, bytes] | None) -> None:
+        try:
+            if reply is None:  # headers, then a byte every half second, until the client leaves
+                handler.send_response(200)
+                handler.send_header("Content-Type", "application/json")
+                handler.send_header("Content-Length", "100000")
+                handler.end_headers()
+                while True:
+                    handler.wfile.write(b" ")
+                    handler.wfile.flush()
+                    time.sleep(0.5)
+            status, kind, body = reply
+            handler.send_response(status)
+            handler.send_header("Content-Type", kind)
+            handler.send_header("Content-Length", str(len(body)))
+            handler.end_headers()
+            handler.wfile.write(body)
+        except OSError:
+            pass  # the client gave up
 
     @staticmethod
     def _send(handler: BaseHTTPRequestHandler, status: int, body: dict) -> None:

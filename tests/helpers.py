@@ -67,12 +67,13 @@ def run_cli_process(
     )
 
 
-def one_line_error(result: subprocess.CompletedProcess[str]) -> str:
-    """The one `npq-events: error: ...` line that is all of stderr."""
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("npq-events: error: ")
-    assert "Traceback" not in result.stderr
+def one_line_error(stderr: str) -> str:
+    """The one `npq-events: error: ...` line that is all of a failed command's stderr (never a
+    traceback)."""
+    assert "Traceback" not in stderr, stderr
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1, stderr
+    assert lines[0].startswith("npq-events: error: "), stderr
     return lines[0]
 
 

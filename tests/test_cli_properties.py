@@ -28,7 +28,7 @@ from infra.errors import EXIT_FINDINGS, EXIT_OK, EXIT_STALE, EXIT_USAGE
 from infra.model.schema import API_TYPES, MODES
 from infra.model.settings import KEYS
 from tests.bq_stub import StubBigQuery
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 DOCUMENTED = {EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_STALE}
 HANG = 60.0  # seconds: far above any run here; only a hang reaches it

@@ -47,7 +47,7 @@ def test_local_up_then_records_then_down(state_env):
         "verify", "--stack", "staging", "--stack", "review", "--local", env=state_env
     )
     assert unloaded.returncode == EXIT_USAGE
-    assert "holds staging, not review" in one_line_error(unloaded)
+    assert "holds staging, not review" in one_line_error(unloaded.stderr)
 
     # The done-when: only events of the last two days, and all of them.
     result = _ok(
@@ -104,7 +104,7 @@ def test_local_up_then_records_then_down(state_env):
     assert not (Path(state_env[local.STATE_DIR_ENV]) / "local" / "data").exists()
     gone = run_cli("records", "--stack", "staging", "--local", env=state_env)
     assert gone.returncode == EXIT_USAGE
-    assert "no local emulator runs" in one_line_error(gone)
+    assert "no local emulator runs" in one_line_error(gone.stderr)
 
 
 def test_up_is_idempotent_loads_more_stacks_and_restarts_on_kept_data(state_env):
@@ -149,7 +149,7 @@ def test_local_up_on_a_taken_port_fails_with_one_line(state_env):
         port = taken.getsockname()[1]
         result = run_cli("local", "up", "--port", str(port), env=state_env)
     assert result.returncode == EXIT_USAGE
-    assert f"port {port} on 127.0.0.1 is in use" in one_line_error(result)
+    assert f"port {port} on 127.0.0.1 is in use" in one_line_error(result.stderr)
     assert run_cli("local", "status", env=state_env).returncode == EXIT_FINDINGS
 
 
