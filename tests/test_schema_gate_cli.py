@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from infra.bigquery.schema_files import SchemaFileError, parse_schema_document
 from infra.model import schema
+from infra.model.schema_files import SchemaFileError, parse_schema_document
 from infra.rules import schema_lock
 from tests.helpers import ROOT, one_line_error, run_cli, run_cli_process
 
