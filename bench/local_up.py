@@ -2,8 +2,9 @@
 
 The same run times, each through the real CLI in a fresh process as a user runs it, with a
 state directory of its own and a free loopback port:
-  - the baseline: starting the emulator alone (infra.bigquery.emulator.start, in this process) and
-    a CLI process that does nothing but print its help (the import cost every command pays);
+  - the baseline: starting the emulator alone (infra.bigquery.emulator.start, in this
+    process) and a CLI process that does nothing but print its help (the interpreter and the
+    CLI's own start, which every command pays);
   - `local up` from nothing (start, create the declared table, load the sample);
   - `local up` again (it already runs: nothing to do);
   - `records --stack staging --local --since 2d --format json` (dry run, then the query);

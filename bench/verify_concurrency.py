@@ -1,25 +1,32 @@
-"""Benchmark: verify 50 stacks concurrently against one stack at a time.
+"""Benchmark: what verify costs in round trips to BigQuery, and over many stacks.
 
-A loopback server answering in BigQuery's REST shapes (tests/bq_stub.py) holds 50 datasets
-and adds 100 ms to every response. The same run times, through the verifier's own code
-(infra.bigquery.live.check_all, one client per stack, as `npq-events verify` uses it):
-  - one stack on its own;
-  - the 50 stacks one at a time (the baseline);
-  - the 50 stacks at once;
-and then the real CLI, `npq-events --project-dir DIR verify --all`, over 50 stack files.
-Target: all 50 at once in under 3 times the wall time of one.
+A loopback server answering in BigQuery's REST shapes (tests/bq_stub.py) adds a fixed delay to
+every response. Through the verifier's own code (infra.bigquery.live, one client per stack, as
+`npq-events verify` uses it) and through the real CLI, the same run measures:
+
+1. Round trips: `npq-events verify --all` over the committed stacks with 0 ms and with 400 ms
+   added to every response; (time at 400 ms - time at 0 ms) / 0.4 s is the number of round
+   trips a verify waits for (target: at most 1.2). Beside it: the requests per stack, the
+   peak of requests in flight, and the baseline of the same GETs with each stack's dataset
+   GET and table GET one after the other.
+2. Many stacks: 50 stacks at 100 ms (the stub in a process of its own), one stack on its
+   own, the 50 one at a time (baseline) and the 50 at once (target: all 50 at once in under
+   3 times the wall time of one).
 
     python bench/verify_concurrency.py
 """
 
 from __future__ import annotations
 
+import multiprocessing
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
+from multiprocessing.connection import Connection
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -27,15 +34,19 @@ sys.path.insert(0, str(ROOT))
 
 import yaml  # noqa: E402
 
-from infra.bigquery.live import Target, check_all  # noqa: E402
+from infra.bigquery.client import DEFAULT_DEADLINES, make_client  # noqa: E402
+from infra.bigquery.live import READS, Target, check_all  # noqa: E402
 from infra.model.declared import declare  # noqa: E402
-from infra.model.stackfiles import settings_for  # noqa: E402
+from infra.model.stackfiles import committed_stacks, settings_for  # noqa: E402
 from tests.bq_stub import StubBigQuery  # noqa: E402
 
 STACKS = 50
 DELAY = 0.100  # seconds added to every response
 ROUNDS = 3  # one stack and all at once are timed this many times; the median counts
 TARGET_RATIO = 3.0
+LATENCY = 0.400  # seconds added to every response for the round-trip figure
+TRIP_ROUNDS = 5
+TARGET_ROUND_TRIPS = 1.2
 
 
 def targets() -> list[Target]:
@@ -84,12 +95,96 @@ def cli(endpoint: str, directory: Path, *which: str) -> float:
     return elapsed
 
 
-def main() -> int:
-    all_targets = targets()
-    with StubBigQuery(delay=DELAY) as stub:
-        for target in all_targets:
+def one_after_another(targets: list[Target], endpoint: str) -> None:
+    """The baseline: each stack's reads one after the other (stacks still side by side)."""
+
+    def check(target: Target) -> None:
+        client = make_client(target.declaration.dataset.project, endpoint, env={})
+        try:
+            for read in READS.values():
+                read(client, target.declaration, DEFAULT_DEADLINES)
+        finally:
+            client.close()
+
+    with ThreadPoolExecutor(max_workers=len(targets)) as pool:
+        list(pool.map(check, targets))
+
+
+def median_time(run, rounds: int = TRIP_ROUNDS) -> float:
+    times = []
+    for _ in range(rounds):
+        started = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def round_trips() -> bool:
+    stacks = committed_stacks()
+    committed = [Target(stack, declaration=declare(settings_for(stack))) for stack in stacks]
+    with StubBigQuery() as stub:
+        for target in committed:
             stub.put(target.declaration)
         endpoint = stub.endpoint
+        check_all(committed, endpoint, env={})  # warm up imports and sockets
+        timings: dict[str, dict[float, float]] = {"cli": {}, "library": {}, "baseline": {}}
+        for delay in (0.0, LATENCY):
+            stub.delay = delay
+            timings["cli"][delay] = median_time(lambda: cli(endpoint, ROOT, "--all"))
+            timings["library"][delay] = median_time(lambda: check_all(committed, endpoint, env={}))
+            timings["baseline"][delay] = median_time(lambda: one_after_another(committed, endpoint))
+        stub.requests.clear()
+        stub.max_in_flight = 0
+        cli(endpoint, ROOT, "--all")
+        per_stack = sum(stub.requests.values()) / len(stacks)
+        peak = stub.max_in_flight
+
+    def trips(kind: str) -> float:
+        return (timings[kind][LATENCY] - timings[kind][0.0]) / LATENCY
+
+    print(
+        f"verify --all, {len(stacks)} committed stacks ({', '.join(stacks)}), "
+        f"{LATENCY * 1000:.0f} ms added to every response; median of {TRIP_ROUNDS}"
+    )
+    for kind, label in (
+        ("cli", "npq-events verify --all (process start included)"),
+        ("library", "check_all, in this process"),
+        ("baseline", "baseline: each stack's GETs one after the other"),
+    ):
+        print(
+            f"  {label:<50} 0 ms {timings[kind][0.0]:6.3f} s, {LATENCY * 1000:.0f} ms "
+            f"{timings[kind][LATENCY]:6.3f} s: {trips(kind):4.2f} round trips"
+        )
+    print(
+        f"  requests per stack: {per_stack:g} ({' and '.join(READS)} GET); peak in flight: {peak}"
+    )
+    ok = trips("cli") <= TARGET_ROUND_TRIPS
+    print(f"  target: at most {TARGET_ROUND_TRIPS:g} round trips: {'met' if ok else 'NOT met'}")
+    return ok
+
+
+def _serve(delay: float, conn: Connection) -> None:
+    """The stub holding the 50 stacks, in a process of its own (as BigQuery is): its threads
+    do not compete with the verifier's for this process's interpreter."""
+    with StubBigQuery(delay=delay) as stub:
+        for target in targets():
+            stub.put(target.declaration)
+        conn.send(stub.endpoint)
+        while (message := conn.recv()) != "stop":
+            if message == "reset":
+                stub.max_in_flight = 0
+            conn.send(stub.max_in_flight)
+
+
+def many_stacks() -> bool:
+    all_targets = targets()
+    conn, child_end = multiprocessing.Pipe()
+    server = multiprocessing.get_context("fork").Process(
+        target=_serve, args=(DELAY, child_end), daemon=True
+    )
+    server.start()
+    try:
+        endpoint = conn.recv()
         env: dict[str, str] = {}
         check_all(all_targets[:2], endpoint, env=env)  # warm up imports and sockets
 
@@ -98,14 +193,19 @@ def main() -> int:
         one, concurrent = [], []
         for _ in range(ROUNDS):
             one.append(timed(lambda: check_all(all_targets[:1], endpoint, env=env)))
-            stub.max_in_flight = 0
+            conn.send("reset")
+            conn.recv()
             concurrent.append(timed(lambda: check_all(all_targets, endpoint, env=env)))
-        in_flight = stub.max_in_flight
+        conn.send("peak")
+        in_flight = conn.recv()
 
         with tempfile.TemporaryDirectory() as directory:
             stack_files(Path(directory))
             cli_one = cli(endpoint, Path(directory), "--stack", "bench-00")
             cli_all = cli(endpoint, Path(directory), "--all")
+    finally:
+        conn.send("stop")
+        server.join(timeout=10)
 
     one_s, conc_s = statistics.median(one), statistics.median(concurrent)
     ratio = conc_s / one_s
@@ -113,11 +213,19 @@ def main() -> int:
     print(f"  one stack:                   {one_s:6.3f} s")
     print(f"  {STACKS} one at a time (baseline): {seq_s:6.3f} s")
     print(f"  {STACKS} at once:                 {conc_s:6.3f} s  ({in_flight} requests in flight)")
-    print(f"  ratio, {STACKS} at once / one:      {ratio:6.2f}x  (target < {TARGET_RATIO:g}x)")
+    print(f"  ratio, {STACKS} at once / one:      {ratio:6.2f}x")
     print(f"  speed-up over the baseline:  {seq_s / conc_s:6.1f}x")
     print(f"  CLI end to end (process start included): one {cli_one:.2f} s, --all {cli_all:.2f} s")
-    print("PASS" if ratio < TARGET_RATIO else "FAIL: over the target")
-    return 0 if ratio < TARGET_RATIO else 1
+    ok = ratio < TARGET_RATIO
+    print(f"  target: {STACKS} at once under {TARGET_RATIO:g}x one: {'met' if ok else 'NOT met'}")
+    return ok
+
+
+def main() -> int:
+    trips_ok = round_trips()
+    print()
+    many_ok = many_stacks()
+    return 0 if trips_ok and many_ok else 1
 
 
 if __name__ == "__main__":

@@ -1,9 +1,13 @@
-"""A loopback HTTP server answering BigQuery's REST `datasets.get` and `tables.get`.
+"""A loopback HTTP server answering BigQuery's REST `datasets.get`, `tables.get`, dry runs
+(`jobs.insert` and `jobs.query`) and the OAuth token endpoint.
 
-For what bqemulator cannot hold (CMEK keys, time travel other than 168 hours) and for faults
-(404, 403, 500, slow answers). It speaks the REST shapes of BigQuery API v2: the real
-google-cloud-bigquery client talks to it through `--api-endpoint`. Used by the tests and by
-bench/verify_concurrency.py.
+For what bqemulator cannot hold (CMEK keys, time travel other than 168 hours, a dry run's byte
+count: it prices every dry run at 0) and for faults (404, 403, 500, a refused query, slow
+answers). It speaks the REST shapes of BigQuery API v2: the real google-cloud-bigquery client
+talks to it through `--api-endpoint`. A query that is not a dry run is refused (400), unless a
+fault answers it otherwise. Given `answer`, it answers every request with what that returns
+instead: any status, content type and bytes, or (None) a JSON body dripped a byte at a time.
+Used by the tests and by bench/verify_concurrency.py.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import re
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -23,6 +28,9 @@ _PATH_RE = re.compile(
     r"^/bigquery/v2/projects/(?P<project>[^/]+)/datasets/(?P<dataset>[^/]+)"
     r"(?:/tables/(?P<table>[^/]+))?$"
 )
+_JOBS_RE = re.compile(r"^/bigquery/v2/projects/(?P<project>[^/]+)/(?P<kind>jobs|queries)$")
+# How often the serving thread looks for a shutdown: stop() waits up to this long.
+POLL_INTERVAL = 0.01
 _STATUS_NAMES = {
     400: ("INVALID_ARGUMENT", "invalid"),
     401: ("UNAUTHENTICATED", "unauthorized"),
@@ -81,21 +89,42 @@ class _Server(ThreadingHTTPServer):
 
 @dataclass(frozen=True)
 class Fault:
-    """An answer other than the resource: an HTTP error and/or a delay, `times` times."""
+    """An answer other than the resource: an HTTP error and/or a delay, `times` times. The
+    error's reason is BigQuery's for the status unless given (e.g. bytesBilledLimitExceeded)."""
 
     status: int | None = 500
     delay: float = 0.0
     times: int | None = 1  # None: for ever
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class Call:
+    """One request as the stub received it."""
+
+    method: str
+    path: str
+    body: dict
+
+
+# An answer of one's own: (status, content type, body), or None to drip a body for ever.
+Answer = Callable[["Call"], "tuple[int, str, bytes] | None"]
 
 
 class StubBigQuery:
     """Holds datasets and tables as REST payloads and serves them on 127.0.0.1."""
 
-    def __init__(self, delay: float = 0.0) -> None:
+    def __init__(
+        self, delay: float = 0.0, bytes_processed: int = 0, answer: Answer | None = None
+    ) -> None:
         self.delay = delay
+        self.answer = answer
         self.datasets: dict[tuple[str, str], dict] = {}
         self.tables: dict[tuple[str, str, str], dict] = {}
+        # What a dry run says the query would process.
+        self.bytes_processed = bytes_processed
         self.requests: dict[str, int] = defaultdict(int)
+        self.calls: list[Call] = []
         self.authorizations: list[str] = []
         self.in_flight = 0
         self.max_in_flight = 0
@@ -121,6 +150,14 @@ class StubBigQuery:
         with self._lock:
             self._faults[path].append(fault)
 
+    def bodies(self, kind: str) -> list[dict]:
+        """What reached `jobs.insert` ("jobs") or `jobs.query` ("queries"), in order."""
+        return [
+            call.body
+            for call in self.calls
+            if (match := _JOBS_RE.match(call.path)) and match["kind"] == kind
+        ]
+
     # -- server ------------------------------------------------------------------------
     @property
     def endpoint(self) -> str:
@@ -135,16 +172,18 @@ class StubBigQuery:
             protocol_version = "HTTP/1.1"
 
             def do_GET(self) -> None:  # http.server's naming
-                stub._answer(self)
+                stub._answer(self, "GET")
 
             def do_POST(self) -> None:
-                stub._token(self)
+                stub._answer(self, "POST")
 
             def log_message(self, format: str, *args: object) -> None:
                 return
 
         self._server = _Server(("127.0.0.1", 0), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(POLL_INTERVAL,), daemon=True
+        )
         self._thread.start()
         return self
 
@@ -180,55 +219,109 @@ class StubBigQuery:
         return f"{self.endpoint}/token"
 
     def _token(self, handler: BaseHTTPRequestHandler) -> None:
-        length = int(handler.headers.get("Content-Length") or 0)
-        handler.rfile.read(length)
         if self.token_status != 200:
             body = {"error": "invalid_grant", "error_description": "Invalid JWT Signature."}
             return self._send(handler, self.token_status, body)
         body = {"access_token": self.access_token, "expires_in": 3600, "token_type": "Bearer"}
         self._send(handler, 200, body)
 
-    def _answer(self, handler: BaseHTTPRequestHandler) -> None:
+    def _answer(self, handler: BaseHTTPRequestHandler, method: str) -> None:
         path = handler.path.split("?", 1)[0]
+        length = int(handler.headers.get("Content-Length") or 0)
+        raw = handler.rfile.read(length) if length else b""
+        if path == "/token":
+            return self._token(handler)
+        call = Call(method, path, json.loads(raw) if raw else {})
         with self._lock:
             self.requests[path] += 1
+            self.calls.append(call)
             self.authorizations.append(handler.headers.get("Authorization") or "")
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
         try:
-            self._respond(handler, path)
+            self._respond(handler, call)
         finally:
             with self._lock:
                 self.in_flight -= 1
 
-    def _respond(self, handler: BaseHTTPRequestHandler, path: str) -> None:
+    def _respond(self, handler: BaseHTTPRequestHandler, call: Call) -> None:
+        path = call.path
         if self.delay:
             time.sleep(self.delay)
+        if self.answer is not None:
+            return self._raw(handler, self.answer(call))
         fault = self._next_fault(path)
         if fault is not None:
             if fault.delay:
                 time.sleep(fault.delay)
             if fault.status is not None:
-                return self._error(handler, fault.status, f"stub fault for {path}")
-        match = _PATH_RE.match(path)
+                message = f"stub fault for {path}"
+                return self._error(handler, fault.status, message, fault.reason)
+        jobs = _JOBS_RE.match(path)
+        if call.method == "POST" and jobs is not None:
+            return self._query(handler, jobs["project"], jobs["kind"], call.body)
+        match = _PATH_RE.match(path) if call.method == "GET" else None
         if match is None:
             return self._error(handler, 404, f"Not found: URL {path}")
         project, dataset, table = match["project"], match["dataset"], match["table"]
         if table is None:
-            body = self.datasets.get((project, dataset))
+            resource = self.datasets.get((project, dataset))
             missing = f"Not found: Dataset {project}:{dataset}"
         else:
-            body = self.tables.get((project, dataset, table))
+            resource = self.tables.get((project, dataset, table))
             if (project, dataset) not in self.datasets:
                 missing = f"Not found: Dataset {project}:{dataset}"
             else:
                 missing = f"Not found: Table {project}:{dataset}.{table}"
-        if body is None:
+        if resource is None:
             return self._error(handler, 404, missing)
-        self._send(handler, 200, body)
+        self._send(handler, 200, resource)
 
-    def _error(self, handler: BaseHTTPRequestHandler, status: int, message: str) -> None:
-        name, reason = _STATUS_NAMES.get(status, ("UNKNOWN", "backendError"))
+    def _query(self, handler: BaseHTTPRequestHandler, project: str, kind: str, body: dict):
+        """A dry run's answer: DONE, with the bytes the query would process. Nothing else."""
+        total = str(self.bytes_processed)
+        if kind == "jobs" and body.get("configuration", {}).get("dryRun"):
+            reference = {**body.get("jobReference", {}), "projectId": project}
+            location = reference.get("location", "US")
+            statistics = {
+                "totalBytesProcessed": total,
+                "totalBytesBilled": "0",
+                "cacheHit": False,
+                "statementType": "SELECT",
+            }
+            job = {
+                "kind": "bigquery#job",
+                "id": f"{project}:{location}.{reference['jobId']}",
+                "jobReference": reference,
+                "configuration": body["configuration"],
+                "status": {"state": "DONE"},
+                "statistics": {
+                    "creationTime": "1764230400000",
+                    "totalBytesProcessed": total,
+                    "query": statistics,
+                },
+            }
+            return self._send(handler, 200, job)
+        if kind == "queries" and body.get("dryRun"):
+            answer = {
+                "kind": "bigquery#queryResponse",
+                "jobReference": {"projectId": project},
+                "totalBytesProcessed": total,
+                "jobComplete": True,
+                "cacheHit": False,
+            }
+            return self._send(handler, 200, answer)
+        self._error(handler, 400, "only dry runs are answered here")
+
+    def _error(
+        self,
+        handler: BaseHTTPRequestHandler,
+        status: int,
+        message: str,
+        reason: str | None = None,
+    ) -> None:
+        name, default_reason = _STATUS_NAMES.get(status, ("UNKNOWN", "backendError"))
+        reason = reason or default_reason
         body = {
             "error": {
                 "code": status,
@@ -238,6 +331,27 @@ class StubBigQuery:
             }
         }
         self._send(handler, status, body)
+
+    @staticmethod
+    def _raw(handler: BaseHTTPRequestHandler, reply: tuple[int, str, bytes] | None) -> None:
+        try:
+            if reply is None:  # headers, then a byte every half second, until the client leaves
+                handler.send_response(200)
+                handler.send_header("Content-Type", "application/json")
+                handler.send_header("Content-Length", "100000")
+                handler.end_headers()
+                while True:
+                    handler.wfile.write(b" ")
+                    handler.wfile.flush()
+                    time.sleep(0.5)
+            status, kind, body = reply
+            handler.send_response(status)
+            handler.send_header("Content-Type", kind)
+            handler.send_header("Content-Length", str(len(body)))
+            handler.end_headers()
+            handler.wfile.write(body)
+        except OSError:
+            pass  # the client gave up
 
     @staticmethod
     def _send(handler: BaseHTTPRequestHandler, status: int, body: dict) -> None:

@@ -1,13 +1,9 @@
-"""Shared test helpers: the repository root, the real CLI as a subprocess, the Hypothesis
-profile CI runs with."""
+"""Shared fixtures and settings: the caller's environment cleared before every test, the
+Hypothesis profile CI runs with, the CLI, and a real BigQuery REST implementation on loopback."""
 
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-import uuid
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -17,9 +13,7 @@ from infra.bigquery.client import ADC_FILE_ENV, KEY_JSON_ENV
 from infra.bigquery.local import STATE_DIR_ENV
 from infra.cli.review import GITHUB_OUTPUT
 from infra.cli.verify import STEP_SUMMARY_ENV
-
-ROOT = Path(__file__).resolve().parent.parent
-
+from tests.helpers import run_cli
 
 # When CI is set (GitHub Actions sets CI=true): the same examples on every run (derandomized,
 # no example database), so a red build is red again on a re-run and on a laptop with CI=true,
@@ -71,10 +65,12 @@ CALLER_PREFIXES = ("PULUMI_", "NPQ_")  # Pulumi's settings, and the stand-in CLI
 def caller_environment_cleared(monkeypatch, tmp_path_factory):
     """Every test starts with no credentials, endpoint or local state of the caller's.
 
-    os.environ itself is cleared, so in-process calls and subprocesses (run_cli copies
-    os.environ) see the same. gcloud's own login (its config directory) is pointed at an empty
-    directory, and google-auth's probe of a GCE metadata server is off: on a cloud runner that
-    server would hand the machine's credentials to any test that meant to have none.
+    os.environ itself is cleared, in the process that runs the test (an xdist worker or pytest
+    itself), so the CLI sees the same whether run_cli calls it in this process (its `env` laid
+    over os.environ) or run_cli_process starts it in a process of its own (os.environ copied).
+    gcloud's own login (its config directory) is pointed at an empty directory, and
+    google-auth's probe of a GCE metadata server is off: on a cloud runner that server would
+    hand the machine's credentials to any test that meant to have none.
     """
     for name in list(os.environ):
         if name in CALLER_VARIABLES or name.startswith(CALLER_PREFIXES):
@@ -96,31 +92,6 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--write-outputs",
         action="store_true",
         help="rewrite tests/data/outputs/ from what the CLI prints now (tests/test_cli_outputs.py)",
-    )
-
-
-def run_cli(
-    *args: str, env: dict[str, str] | None = None, timeout: float = 120, cwd: Path = ROOT
-) -> subprocess.CompletedProcess[str]:
-    """Run `npq-events ARGS` exactly as a user would, in a fresh process."""
-    return subprocess.run(
-        [sys.executable, "-m", "infra.cli", *args],
-        cwd=cwd,
-        env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
-
-
-def isolated(declaration):
-    """The same declaration in a dataset of its own, so tests never share emulator state."""
-    dataset_id = f"{declaration.dataset.dataset_id}_{uuid.uuid4().hex[:8]}"
-    return replace(
-        declaration,
-        dataset=replace(declaration.dataset, dataset_id=dataset_id),
-        table=replace(declaration.table, dataset_id=dataset_id),
     )
 
 

@@ -12,7 +12,7 @@ import json
 
 import yaml
 
-from tests.conftest import ROOT, run_cli
+from tests.helpers import ROOT, run_cli
 
 PREVIEWS = ROOT / "tests" / "data" / "previews"
 DATASET = "gcp:bigquery/dataset:Dataset"

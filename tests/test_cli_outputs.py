@@ -24,7 +24,7 @@ from infra.model.settings import ConfigError, load_settings
 from infra.model.stackfiles import settings_for
 from infra.rules import schema_lock
 from tests.bq_stub import StubBigQuery
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 OUTPUTS = ROOT / "tests" / "data" / "outputs"
 PREVIEWS = ROOT / "tests" / "data" / "previews"

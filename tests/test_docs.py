@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from infra.cli import docs as generator
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 SKIPPED_DIRS = {

@@ -7,9 +7,14 @@ import os
 import subprocess
 import sys
 
+import pytest
 from hypothesis import settings
 
-from tests.conftest import CALLER_PREFIXES, CALLER_VARIABLES, CI_PROFILE, ROOT, run_cli
+from tests.conftest import CALLER_PREFIXES, CALLER_VARIABLES, CI_PROFILE
+from tests.helpers import ROOT, run_cli, run_cli_process
+
+# The CLI called in the test's process (its env laid over os.environ) and in a process of its own.
+RUNNERS = pytest.mark.parametrize("runner", [run_cli, run_cli_process], ids=["in", "process"])
 
 # What a developer's or a runner's shell may hold: a key, an ADC file, a backend and token.
 POISON = {
@@ -34,25 +39,28 @@ def test_no_caller_variable_is_set_in_a_test():
     assert os.listdir(os.environ["NPQ_EVENTS_STATE_DIR"]) == []
 
 
-def test_the_cli_finds_no_credentials():
+@RUNNERS
+def test_the_cli_finds_no_credentials(runner):
     # With a key or an ADC file in the caller's environment, this line would name them
     # (or the CLI would try them) instead.
-    done = run_cli("records", "--stack", "staging")
+    done = runner("records", "--stack", "staging")
     assert done.returncode == 2
     (line,) = done.stderr.splitlines()
     assert line.startswith("npq-events: error: no Google credentials ("), line
     assert "is unusable" not in line and "is set but" not in line
 
 
-def test_the_cli_finds_no_local_emulator():
-    done = run_cli("verify", "--stack", "staging", "--local")
+@RUNNERS
+def test_the_cli_finds_no_local_emulator(runner):
+    done = runner("verify", "--stack", "staging", "--local")
     assert done.returncode == 2
     state = os.path.join(os.environ["NPQ_EVENTS_STATE_DIR"], "local", "state.json")
     assert done.stderr.startswith(f"npq-events: error: no local emulator runs (state: {state})")
 
 
 def test_a_poisoned_caller_environment_does_not_reach_the_tests():
-    """The two tests above, in a pytest run whose own environment holds the caller's values."""
+    """The tests above, in a pytest run whose own environment holds the caller's values and
+    hands it to its two xdist workers, where the tests run."""
     done = subprocess.run(
         [
             sys.executable,
@@ -61,6 +69,8 @@ def test_a_poisoned_caller_environment_does_not_reach_the_tests():
             "-q",
             "-p",
             "no:cacheprovider",
+            "-n",
+            "2",
             "tests/test_environment.py",
             "-k",
             "no_caller_variable or finds_no",
@@ -73,7 +83,7 @@ def test_a_poisoned_caller_environment_does_not_reach_the_tests():
         check=False,
     )
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "3 passed" in done.stdout
+    assert "5 passed" in done.stdout, done.stdout
 
 
 def test_the_ci_profile_fixes_the_examples_and_keeps_their_number():

@@ -19,7 +19,7 @@ from infra.model.declared import declare
 from infra.model.stackfiles import settings_for
 from infra.rules import schema_lock
 from tests.bq_stub import StubBigQuery
-from tests.conftest import ROOT, run_cli
+from tests.helpers import ROOT, run_cli_process
 
 LEGACY_COLUMN = {
     "name": "legacy_id",
@@ -104,11 +104,11 @@ def test_removing_a_column_from_the_schema_module_fails_check_and_lock(tmp_path)
     )
     lock_before = (repo / "schema" / schema_lock.SCHEMA_LOCK).read_text()
 
-    check = run_cli("schema", "check", cwd=repo, env={"PYTHONPATH": str(repo)})
+    check = run_cli_process("schema", "check", cwd=repo, env={"PYTHONPATH": str(repo)})
     assert check.returncode == 1, check.stdout + check.stderr
     assert check.stdout.startswith("drop_column schema: namespace (removed): ")
 
-    lock = run_cli("schema", "lock", cwd=repo, env={"PYTHONPATH": str(repo)})
+    lock = run_cli_process("schema", "lock", cwd=repo, env={"PYTHONPATH": str(repo)})
     assert lock.returncode == 1, lock.stdout + lock.stderr
     assert "schema lock: refused" in lock.stdout
     assert (repo / "schema" / schema_lock.SCHEMA_LOCK).read_text() == lock_before
@@ -136,7 +136,7 @@ def test_an_ephemeral_lifecycle_is_refused_for_a_stack_holding_history(capsys, t
 
 def test_sandbox_with_an_ephemeral_lifecycle_is_refused_by_the_cli(tmp_path):
     project = stack_dir_with(tmp_path, "sandbox", "lifecycle: long-lived", "lifecycle: ephemeral")
-    done = run_cli("--project-dir", str(project), "plan", "--stack", "sandbox")
+    done = run_cli_process("--project-dir", str(project), "plan", "--stack", "sandbox")
     assert done.returncode == 2
     assert "sandbox holds history and must be long-lived" in done.stderr
 

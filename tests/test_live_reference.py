@@ -22,7 +22,7 @@ from infra.model.declared import declare
 from infra.model.stackfiles import settings_for
 from infra.program.offline_plan import plan_stack
 from tests.bq_stub import StubBigQuery
-from tests.conftest import ROOT, isolated
+from tests.helpers import ROOT, isolated
 from tests.plans import one
 
 LIVE = ROOT / "tests" / "data" / "live"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import socket
-from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -15,7 +14,7 @@ from infra.errors import EXIT_FINDINGS, EXIT_USAGE, UserError
 from infra.model import schema
 from infra.model.declared import declare
 from infra.model.stackfiles import settings_for
-from tests.conftest import run_cli
+from tests.helpers import one_line_error, run_cli, run_cli_process, when
 
 # --local never reads credentials: a malformed key would stop any command that did.
 MALFORMED_KEY = {"BIGQUERY_DFE_ANALYTICS_API_JSON_KEY": '{"not": "a key"}'}
@@ -28,25 +27,15 @@ def state_env(tmp_path):
     local.down(env)  # whatever a failed test left running
 
 
-def _when(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
-
-
 def _ok(result):
     assert result.returncode == 0, result.stderr
     return result
 
 
-def _one_error_line(result) -> str:
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("npq-events: error: ")
-    return lines[0]
-
-
 def test_local_up_then_records_then_down(state_env):
     port = emulator.free_port()
-    up = _ok(run_cli("local", "up", "--port", str(port), env=state_env))
+    # In a process of its own: the emulator outlives the command that started it.
+    up = _ok(run_cli_process("local", "up", "--port", str(port), env=state_env))
     assert "started" in up.stdout and f"127.0.0.1:{port}" in up.stdout
     state_file = Path(state_env[local.STATE_DIR_ENV]) / "local" / "state.json"
     state = json.loads(state_file.read_text())
@@ -58,7 +47,7 @@ def test_local_up_then_records_then_down(state_env):
         "verify", "--stack", "staging", "--stack", "review", "--local", env=state_env
     )
     assert unloaded.returncode == EXIT_USAGE
-    assert "holds staging, not review" in _one_error_line(unloaded)
+    assert "holds staging, not review" in one_line_error(unloaded.stderr)
 
     # The done-when: only events of the last two days, and all of them.
     result = _ok(
@@ -77,8 +66,8 @@ def test_local_up_then_records_then_down(state_env):
         )
     )
     document = json.loads(result.stdout)
-    since, until = _when(document["since"]), _when(document["until"])
-    times = [_when(event[schema.OCCURRED_AT]) for event in document["events"]]
+    since, until = when(document["since"]), when(document["until"])
+    times = [when(event[schema.OCCURRED_AT]) for event in document["events"]]
     assert times and all(since <= t < until for t in times)
     assert times == sorted(times, reverse=True)
     table = declare(settings_for("staging")).table
@@ -115,7 +104,7 @@ def test_local_up_then_records_then_down(state_env):
     assert not (Path(state_env[local.STATE_DIR_ENV]) / "local" / "data").exists()
     gone = run_cli("records", "--stack", "staging", "--local", env=state_env)
     assert gone.returncode == EXIT_USAGE
-    assert "no local emulator runs" in _one_error_line(gone)
+    assert "no local emulator runs" in one_line_error(gone.stderr)
 
 
 def test_up_is_idempotent_loads_more_stacks_and_restarts_on_kept_data(state_env):
@@ -160,7 +149,7 @@ def test_local_up_on_a_taken_port_fails_with_one_line(state_env):
         port = taken.getsockname()[1]
         result = run_cli("local", "up", "--port", str(port), env=state_env)
     assert result.returncode == EXIT_USAGE
-    assert f"port {port} on 127.0.0.1 is in use" in _one_error_line(result)
+    assert f"port {port} on 127.0.0.1 is in use" in one_line_error(result.stderr)
     assert run_cli("local", "status", env=state_env).returncode == EXIT_FINDINGS
 
 

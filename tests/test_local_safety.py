@@ -21,12 +21,9 @@ from pathlib import Path
 import pytest
 
 from infra.bigquery import emulator, local
-from infra.cli.main import main
 from infra.errors import UserError
-from tests.conftest import ROOT
-from tests.test_no_traceback import AnswerServer, _json, one_line
-
-NO_CREDENTIALS = {"BIGQUERY_DFE_ANALYTICS_API_JSON_KEY": "", "GOOGLE_APPLICATION_CREDENTIALS": ""}
+from tests.bq_stub import StubBigQuery
+from tests.helpers import NO_CREDENTIALS, ROOT, one_line_error, run_cli
 
 
 @pytest.fixture
@@ -40,9 +37,9 @@ def state_dir(tmp_path):
 @pytest.fixture
 def answering():
     """Something answering on the recorded endpoint, as an emulator would."""
-    server = AnswerServer(lambda method, path, body: _json(200, {"datasets": []}))
-    yield server
-    server.close()
+    listing = json.dumps({"datasets": []}).encode()
+    with StubBigQuery(answer=lambda call: (200, "application/json", listing)) as server:
+        yield server
 
 
 def write_state(state_dir: Path, pid: object, endpoint: str) -> Path:
@@ -129,32 +126,31 @@ def test_a_state_file_that_is_a_directory_is_one_line(state_dir):
     (state_dir / "local" / "state.json").mkdir(parents=True)
     code, _out, err = finished(down_in_its_own_session(state_dir))
     assert code == 2
-    assert "state.json is not a state file" in one_line(err)
+    assert "state.json is not a state file" in one_line_error(err)
 
 
-def test_a_state_directory_that_cannot_be_made_is_one_line(monkeypatch, capsys, tmp_path):
+def test_a_state_directory_that_cannot_be_made_is_one_line(tmp_path):
     a_file = tmp_path / "a-file"
     a_file.write_text("")
     for where in (a_file, Path("/proc/npq-events-state")):
-        monkeypatch.setenv(local.STATE_DIR_ENV, str(where))
-        assert main(["local", "up", "--port", str(emulator.free_port())]) == 2
-        captured = capsys.readouterr()
-        assert "for the local emulator's state" in one_line(captured.err)
+        done = run_cli(
+            "local", "up", "--port", str(emulator.free_port()),
+            env={local.STATE_DIR_ENV: str(where)},
+        )  # fmt: skip
+        assert done.returncode == 2
+        assert "for the local emulator's state" in one_line_error(done.stderr)
 
 
-def test_restart_port_and_a_lost_state_file(state_dir, monkeypatch, capsys):
+def test_restart_port_and_a_lost_state_file(state_dir):
     """Through the CLI's entry function, on a real emulator: up with --port; up again without
     it (no word of a --port never given); a second stack; the emulator dies and up starts it
     again holding both stacks; then its state file is corrupted and down still stops it."""
-    monkeypatch.setenv(local.STATE_DIR_ENV, str(state_dir))
-    for key, value in NO_CREDENTIALS.items():
-        monkeypatch.setenv(key, value)
+    env = {local.STATE_DIR_ENV: str(state_dir), **NO_CREDENTIALS}
 
     def cli(*args: str) -> str:
-        code = main(list(args))
-        captured = capsys.readouterr()
-        assert code == 0, captured.err
-        return captured.out
+        done = run_cli(*args, env=env)
+        assert done.returncode == 0, done.stderr
+        return done.stdout
 
     port = emulator.free_port()
     cli("local", "up", "--port", str(port))

@@ -2,8 +2,8 @@
 
 Each test is one class of failure found by trying the CLI as a hostile new user would: the
 instance found, and others of the same class. `in_process` runs `npq-events` in this process
-(its entry function, main(argv)); `run_cli` in a fresh process, where the process matters (a
-closed stdout, a signal, a slow server).
+(tests/helpers.py's run_cli, through main(argv)); `_start` in a fresh process, where the
+process matters (a closed stdout, a signal, a slow server).
 """
 
 from __future__ import annotations
@@ -13,48 +13,32 @@ import os
 import shutil
 import subprocess
 import sys
-import threading
 import time
-from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
-from infra.cli.main import main
+from infra.bigquery.local import STATE_DIR_ENV
 from infra.model.declared import declare
 from infra.model.stackfiles import settings_for
 from tests.bq_stub import StubBigQuery
-from tests.conftest import ROOT
+from tests.helpers import NO_CREDENTIALS, ROOT, one_line_error, run_cli
 
-NO_CREDENTIALS = {"BIGQUERY_DFE_ANALYTICS_API_JSON_KEY": "", "GOOGLE_APPLICATION_CREDENTIALS": ""}
 STACKS = ("production", "staging", "sandbox", "review")
 PREVIEWS = ROOT / "tests" / "data" / "previews"
 
 
 @pytest.fixture
-def in_process(monkeypatch, capsys, tmp_path):
-    """`npq-events ARGS` through its entry function: (status, stdout, stderr). A local
+def in_process(tmp_path):
+    """`npq-events ARGS` in this process (tests/helpers.py): (status, stdout, stderr). A local
     emulator it might start (it should not) would keep its state under tmp_path."""
-    isolated = {**NO_CREDENTIALS, "NPQ_EVENTS_STATE_DIR": str(tmp_path / "local-state")}
+    isolated = {**NO_CREDENTIALS, STATE_DIR_ENV: str(tmp_path / "local-state")}
 
     def run(*args: str, **env: str) -> tuple[int, str, str]:
-        for key, value in {**isolated, **env}.items():
-            monkeypatch.setenv(key, value)
-        code = main(list(args))
-        captured = capsys.readouterr()
-        return code, captured.out, captured.err
+        done = run_cli(*args, env={**isolated, **env})
+        return done.returncode, done.stdout, done.stderr
 
     return run
-
-
-def one_line(err: str) -> str:
-    """The single error line of a failed command (never a traceback)."""
-    assert "Traceback" not in err, err
-    lines = err.splitlines()
-    assert len(lines) == 1, err
-    assert lines[0].startswith("npq-events: error: "), err
-    return lines[0]
 
 
 def _start(*args: str) -> subprocess.Popen:
@@ -124,7 +108,7 @@ def test_a_broken_stack_file_is_one_line_naming_it(in_process, project, name):
     path.write_bytes(content if isinstance(content, bytes) else content.encode())
     code, out, err = in_process("--project-dir", str(project), "plan", "--stack", "broken")
     assert (code, out) == (2, "")
-    line = one_line(err)
+    line = one_line_error(err)
     assert expected in line and ("Pulumi.broken.yaml" in line or "config " in line), line
 
 
@@ -179,7 +163,7 @@ def test_config_values_bigquery_would_refuse_are_refused(in_process, project, na
     (project / "Pulumi.odd.yaml").write_text("\n".join(kept) + f"\n  {line}\n")
     code, _out, err = in_process("--project-dir", str(project), "plan", "--stack", "odd")
     assert code == 2
-    assert expected in one_line(err)
+    assert expected in one_line_error(err)
 
 
 # -- flag values -----------------------------------------------------------------------------
@@ -211,7 +195,7 @@ def test_config_values_bigquery_would_refuse_are_refused(in_process, project, na
 def test_flag_values_are_parsed_into_one_line(in_process, args, expected):
     code, out, err = in_process(*args)
     assert (code, out) == (2, "")
-    assert expected in one_line(err)
+    assert expected in one_line_error(err)
 
 
 # -- the guard -------------------------------------------------------------------------------
@@ -297,7 +281,7 @@ def test_a_lock_dir_that_cannot_be_written_is_one_line(in_process, tmp_path):
     for lock_dir in (a_file, a_file / "below", Path("/proc/npq-events-lock")):
         code, _out, err = in_process("schema", "lock", "--lock-dir", str(lock_dir))
         assert code == 2
-        assert f"cannot write the lock in {lock_dir}" in one_line(err)
+        assert f"cannot write the lock in {lock_dir}" in one_line_error(err)
 
 
 def test_a_step_summary_that_cannot_be_written_does_not_change_the_status(in_process, stub):
@@ -331,7 +315,7 @@ def test_schema_diff_refuses_types_bigquery_has_not_and_reads_stdin(
         bad = tmp_path / "bad.json"
         bad.write_text(json.dumps(fields))
         code, _out, err = in_process("schema", "diff", str(old), str(bad))
-        assert code == 2 and expected in one_line(err)
+        assert code == 2 and expected in one_line_error(err)
 
     import io
 
@@ -340,63 +324,10 @@ def test_schema_diff_refuses_types_bigquery_has_not_and_reads_stdin(
     assert code == 1, err
     assert "`a` changes type STRING -> INTEGER" in out
     code, _out, err = in_process("schema", "diff", "-", "-")
-    assert code == 2 and "only one of OLD and NEW" in one_line(err)
+    assert code == 2 and "only one of OLD and NEW" in one_line_error(err)
 
 
 # -- answers from the network ----------------------------------------------------------------
-
-
-class AnswerServer:
-    """A loopback HTTP server answering every request with `answer(method, path, body)`:
-    (status, content type, body bytes), or None to drip a JSON body a byte at a time."""
-
-    def __init__(self, answer: Callable[[str, str, dict], tuple[int, str, bytes] | None]):
-        self.answer = answer
-        self.authorizations: list[str] = []
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args) -> None:
-                pass
-
-            def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                raw = self.rfile.read(length) if length else b""
-                server.authorizations.append(self.headers.get("Authorization") or "")
-                reply = server.answer(
-                    self.command, self.path.split("?")[0], json.loads(raw or b"{}")
-                )
-                try:
-                    if reply is None:
-                        self.send_response(200)
-                        self.send_header("Content-Type", "application/json")
-                        self.send_header("Content-Length", "100000")
-                        self.end_headers()
-                        while True:
-                            self.wfile.write(b" ")
-                            self.wfile.flush()
-                            time.sleep(0.5)
-                    status, kind, body = reply
-                    self.send_response(status)
-                    self.send_header("Content-Type", kind)
-                    self.send_header("Content-Length", str(len(body)))
-                    self.end_headers()
-                    self.wfile.write(body)
-                except OSError:
-                    pass  # the client gave up
-
-            do_GET = do_POST
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        self.endpoint = f"http://127.0.0.1:{self._server.server_address[1]}"
-
-    def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
 
 
 def _json(status: int, document: dict) -> tuple[int, str, bytes]:
@@ -427,35 +358,29 @@ DRY_RUN_WITHOUT_BYTES = {
     ],
 )
 def test_records_names_what_answered_not_the_network(in_process, reply, expected):
-    server = AnswerServer(lambda method, path, body: reply)
-    try:
+    with StubBigQuery(answer=lambda call: reply) as server:
         code, out, err = in_process(
             "records", "--stack", "staging", "--api-endpoint", server.endpoint,
             "--max-bytes", "1B",
         )  # fmt: skip
-    finally:
-        server.close()
     assert (code, out) == (2, "")
-    line = one_line(err)
+    line = one_line_error(err)
     assert expected in line and "cannot reach" not in line, line
 
 
 def test_a_loopback_endpoint_gets_no_credentials_unless_asked(in_process):
-    server = AnswerServer(lambda method, path, body: _error(404, "notFound", "Not found"))
     key = {"GOOGLE_APPLICATION_CREDENTIALS": str(ROOT / "no-such-adc.json")}
-    try:
+    with StubBigQuery(answer=lambda call: _error(404, "notFound", "Not found")) as server:
         code, _out, err = in_process(
             "records", "--stack", "staging", "--api-endpoint", server.endpoint, **key
         )
-        assert code == 2 and "was not found at" in one_line(err)
+        assert code == 2 and "was not found at" in one_line_error(err)
         assert server.authorizations and set(server.authorizations) == {""}
         code, _out, err = in_process(
             "records", "--stack", "staging", "--api-endpoint", server.endpoint,
             "--send-credentials", **key,
         )  # fmt: skip
-        assert code == 2 and "no Google credentials" in one_line(err)
-    finally:
-        server.close()
+        assert code == 2 and "no Google credentials" in one_line_error(err)
 
 
 def test_slow_servers_and_huge_schemas_end_in_bounded_time(tmp_path):
@@ -463,8 +388,8 @@ def test_slow_servers_and_huge_schemas_end_in_bounded_time(tmp_path):
     every half second (per-read timeouts never fire; the total deadline per request does,
     10 s: docs/errors.md); a server failing with 500 (retried for 8 s, then named); and a
     schema diff of 100,000 columns (quadratic, 10,000 took 6 s and 200,000 more than 90 s)."""
-    drip = AnswerServer(lambda method, path, body: None)
-    failing = AnswerServer(lambda method, path, body: _error(500, "backendError", "Backend Error"))
+    drip = StubBigQuery(answer=lambda call: None).start()
+    failing = StubBigQuery(answer=lambda call: _error(500, "backendError", "Backend Error")).start()
     count = 100_000
     old = [{"name": f"c{i}", "type": "STRING", "mode": "NULLABLE"} for i in range(count)]
     new = [
@@ -486,8 +411,8 @@ def test_slow_servers_and_huge_schemas_end_in_bounded_time(tmp_path):
             name: (*p.communicate(timeout=90), p.returncode) for name, p in processes.items()
         }
     finally:
-        drip.close()
-        failing.close()
+        drip.stop()
+        failing.stop()
     # Generous bounds, which only a hang or a quadratic regression trips.
     assert time.monotonic() - began < 60
     for name in ("verify", "records"):
@@ -495,7 +420,7 @@ def test_slow_servers_and_huge_schemas_end_in_bounded_time(tmp_path):
         assert code == 2 and "within the 10s deadline" in err.splitlines()[-1], err
     _out, err, code = results["500"]
     assert code == 2
-    assert "gave up after retrying for 8s: BigQuery answered 500" in one_line(err)
+    assert "gave up after retrying for 8s: BigQuery answered 500" in one_line_error(err)
     out, err, code = results["diff"]
     assert code == 1, err
     assert out.endswith("schema diff: 50000 of 50000 changes would destroy stored events\n")

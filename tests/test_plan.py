@@ -12,7 +12,7 @@ from google.cloud import bigquery
 from infra.model import schema
 from infra.model.stackfiles import ROOT, committed_stacks, settings_for, stack_config
 from infra.program.offline_plan import PROGRAM, plan_stack, run_program
-from tests.conftest import run_cli
+from tests.helpers import run_cli
 from tests.plans import of_type, one
 
 DATASET = "gcp:bigquery/dataset:Dataset"

@@ -15,7 +15,7 @@ import sys
 import pytest
 
 from infra.rules import preview_gate as gate
-from tests.conftest import ROOT, run_cli
+from tests.helpers import ROOT, run_cli
 
 PREVIEWS = ROOT / "tests" / "data" / "previews"
 TABLE_URN = (

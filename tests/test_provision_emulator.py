@@ -8,7 +8,7 @@ from infra.bigquery.provision import create_declared
 from infra.model import schema
 from infra.model.declared import declare
 from infra.model.stackfiles import settings_for
-from tests.conftest import isolated
+from tests.helpers import isolated
 
 
 def test_declared_table_is_created_as_declared(bq_client):

@@ -21,7 +21,7 @@ import pytest
 
 from infra.program import pulumi_internals
 from infra.program.pulumi_internals import SDK_VERSION, program_config, run_with_mocks
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 CONFINED = ROOT / "infra" / "program" / "pulumi_internals.py"
 

@@ -1,118 +1,33 @@
 """The byte ceiling: records refuses, before running anything, a query the dry run prices high.
 
-bqemulator always reports 0 bytes for a dry run, so a small loopback server stands in for
-BigQuery here. It answers jobs.insert (what google-cloud-bigquery's `Client.query` sends) and
-jobs.query in BigQuery's REST shapes, with a dry-run job whose statistics say how many bytes
-the query would process, and records every request so the test can see what reached it.
+bqemulator always reports 0 bytes for a dry run, so the loopback stub (tests/bq_stub.py)
+stands in for BigQuery here: it answers dry runs in BigQuery's REST shapes with the bytes the
+query would process, refuses any other query unless told otherwise, and records every request
+so the test can see what reached it.
 """
 
 from __future__ import annotations
 
-import json
-import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from infra.errors import EXIT_USAGE
+from infra.bigquery.client import RETRY, Deadlines
+from infra.errors import EXIT_FINDINGS, EXIT_USAGE
 from infra.model.declared import declare
 from infra.model.stackfiles import settings_for
-from tests.conftest import run_cli
+from tests.bq_stub import Fault, StubBigQuery
+from tests.helpers import NO_CREDENTIALS, one_line_error, run_cli
 
-NO_CREDENTIALS = {"BIGQUERY_DFE_ANALYTICS_API_JSON_KEY": "", "GOOGLE_APPLICATION_CREDENTIALS": ""}
 FIVE_TB = 5 * 10**12
 HOSTILE = "x' OR '1'='1"
-
-
-@dataclass
-class FakeBigQuery:
-    """What the stand-in was asked, and the byte count its dry runs report."""
-
-    bytes_processed: int
-    requests: list[tuple[str, str, dict]] = field(default_factory=list)
-    endpoint: str = ""
-
-    def jobs(self) -> list[dict]:
-        return [body for method, path, body in self.requests if path.endswith("/jobs")]
-
-
-def _handler(fake: FakeBigQuery) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args) -> None:  # keep test output clean
-            pass
-
-        def do_POST(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            body = json.loads(self.rfile.read(length) or b"{}")
-            path = self.path.split("?", 1)[0]
-            fake.requests.append(("POST", path, body))
-            project = path.split("/projects/", 1)[1].split("/", 1)[0]
-            total = str(fake.bytes_processed)
-            if path.endswith("/jobs"):
-                config = body.get("configuration", {})
-                if not config.get("dryRun"):
-                    return self._send(400, _error("only dry runs are answered here"))
-                reference = {**body.get("jobReference", {}), "projectId": project}
-                return self._send(
-                    200,
-                    {
-                        "kind": "bigquery#job",
-                        "id": f"{project}:{reference.get('location', 'EU')}.{reference['jobId']}",
-                        "jobReference": reference,
-                        "configuration": config,
-                        "status": {"state": "DONE"},
-                        "statistics": {
-                            "creationTime": "1764230400000",
-                            "totalBytesProcessed": total,
-                            "query": {
-                                "totalBytesProcessed": total,
-                                "totalBytesBilled": "0",
-                                "cacheHit": False,
-                                "statementType": "SELECT",
-                            },
-                        },
-                    },
-                )
-            if path.endswith("/queries") and body.get("dryRun"):
-                return self._send(
-                    200,
-                    {
-                        "kind": "bigquery#queryResponse",
-                        "jobReference": {"projectId": project},
-                        "totalBytesProcessed": total,
-                        "jobComplete": True,
-                        "cacheHit": False,
-                    },
-                )
-            return self._send(404, _error(f"not served here: {path}"))
-
-        def _send(self, status: int, document: dict) -> None:
-            data = json.dumps(document).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json; charset=UTF-8")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-    return Handler
-
-
-def _error(message: str) -> dict:
-    return {"error": {"code": 400, "message": message, "errors": [{"reason": "invalid"}]}}
+QUERIES = "/bigquery/v2/projects/ecf-bq/queries"
 
 
 @pytest.fixture
-def fake_bigquery() -> Iterator[FakeBigQuery]:
-    fake = FakeBigQuery(bytes_processed=FIVE_TB)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(fake))
-    fake.endpoint = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield fake
-    server.shutdown()
-    server.server_close()
+def fake_bigquery() -> Iterator[StubBigQuery]:
+    with StubBigQuery(bytes_processed=FIVE_TB) as stub:
+        yield stub
 
 
 def test_a_query_priced_above_max_bytes_is_refused_before_it_runs(fake_bigquery):
@@ -134,8 +49,8 @@ def test_a_query_priced_above_max_bytes_is_refused_before_it_runs(fake_bigquery)
     assert "5 TB" in errors[0] and "--max-bytes 1 GB" in errors[0]
     assert "--since/--until" in errors[0] and "raise --max-bytes" in errors[0]
     # Exactly one request reached BigQuery: the dry run. Nothing was read or billed.
-    (job,) = fake_bigquery.jobs()
-    assert len(fake_bigquery.requests) == 1
+    (job,) = fake_bigquery.bodies("jobs")
+    assert len(fake_bigquery.calls) == 1
     assert job["configuration"]["dryRun"] is True
     assert job["jobReference"]["location"] == declare(settings_for("production")).dataset.location
 
@@ -170,13 +85,13 @@ def test_the_bytes_are_printed_and_a_raised_ceiling_lets_the_dry_run_pass(fake_b
         fake_bigquery.endpoint,
         env=NO_CREDENTIALS,
     )
-    # Past the ceiling, the real query runs: this stand-in answers only dry runs, so it fails
-    # with one line (exit 2) after the one real query reached it.
+    # Past the ceiling, the real query runs (one jobs.query call): this stand-in answers only
+    # dry runs, so it fails with one line (exit 2) after the one real query reached it.
     assert result.returncode == EXIT_USAGE, result.stderr
-    dry, real = fake_bigquery.jobs()[-2:]
+    dry, real = fake_bigquery.bodies("jobs")[-1], fake_bigquery.bodies("queries")[-1]
     assert dry["configuration"]["dryRun"] is True
-    assert not real["configuration"].get("dryRun")
-    assert int(real["configuration"]["query"]["maximumBytesBilled"]) >= 3 * 10**6
+    assert not real.get("dryRun")
+    assert int(real["maximumBytesBilled"]) >= 3 * 10**6
     assert result.stderr.strip().splitlines()[-1].startswith("npq-events: error: reading ")
 
 
@@ -197,7 +112,7 @@ def test_user_values_travel_as_query_parameters_never_as_sql(fake_bigquery):
         env=NO_CREDENTIALS,
     )
     assert result.returncode == 1, result.stderr
-    (job,) = fake_bigquery.jobs()
+    (job,) = fake_bigquery.bodies("jobs")
     query = job["configuration"]["query"]
     assert HOSTILE not in query["query"]
     assert query["useLegacySql"] is False
@@ -209,3 +124,35 @@ def test_user_values_travel_as_query_parameters_never_as_sql(fake_bigquery):
         "web_request",
     ]
     assert {"since", "until", "limit"} <= set(parameters)
+
+
+def test_a_query_bigquery_refuses_to_bill_is_exit_1_in_one_line(fake_bigquery):
+    # The dry run priced it under the ceiling, yet BigQuery bills more (its 10 MB minimum per
+    # table, or data that arrived in between) and refuses it against maximumBytesBilled.
+    fake_bigquery.bytes_processed = 1_000
+    fake_bigquery.fault(QUERIES, Fault(status=400, reason="bytesBilledLimitExceeded"))
+    result = run_cli(
+        "records", "--stack", "staging", "--api-endpoint", fake_bigquery.endpoint,
+        env=NO_CREDENTIALS,
+    )  # fmt: skip
+    assert result.returncode == EXIT_FINDINGS
+    line = one_line_error(result.stderr)
+    assert line.startswith("npq-events: error: refused by BigQuery: the query would bill more")
+    assert "--max-bytes 1 GB" in line
+    assert [call.path.rsplit("/", 1)[1] for call in fake_bigquery.calls] == ["jobs", "queries"]
+
+
+def test_a_query_that_does_not_answer_in_time_is_one_line(fake_bigquery, monkeypatch):
+    # The CLI's own deadlines, shortened so the test takes about a second.
+    fast = Deadlines(timeout=0.3, retry=RETRY.with_deadline(0.8).with_delay(initial=0.05))
+    monkeypatch.setattr("infra.cli.records.DEFAULT_DEADLINES", fast)
+    fake_bigquery.bytes_processed = 1_000
+    fake_bigquery.fault(QUERIES, Fault(status=None, delay=2.0, times=None))
+    result = run_cli(
+        "records", "--stack", "staging", "--api-endpoint", fake_bigquery.endpoint,
+        env=NO_CREDENTIALS,
+    )  # fmt: skip
+    assert result.returncode == EXIT_USAGE
+    line = one_line_error(result.stderr)
+    assert line.startswith("npq-events: error: reading ecf-bq.npq_events_staging.events at ")
+    assert "no complete answer" in line and "within the 0.3s deadline" in line

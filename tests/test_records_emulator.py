@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import yaml
 
 from infra.bigquery import records
 from infra.bigquery.provision import create_declared
@@ -14,7 +16,8 @@ from infra.bigquery.window import Window
 from infra.model import schema
 from infra.model.declared import declare
 from infra.model.stackfiles import settings_for
-from tests.conftest import isolated
+from tests.counting_proxy import CountingProxy
+from tests.helpers import NO_CREDENTIALS, ROOT, isolated, run_cli, when
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 HOSTILE = "x' OR '1'='1"
@@ -45,17 +48,13 @@ def _expected(rows, window: Window, keep=lambda row: True) -> list[dict]:
     inside = [
         row
         for row in rows
-        if window.since <= _when(row[schema.OCCURRED_AT]) < window.until and keep(row)
+        if window.since <= when(row[schema.OCCURRED_AT]) < window.until and keep(row)
     ]
-    return sorted(inside, key=lambda row: _when(row[schema.OCCURRED_AT]), reverse=True)
-
-
-def _when(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return sorted(inside, key=lambda row: when(row[schema.OCCURRED_AT]), reverse=True)
 
 
 def _times(events) -> list[datetime]:
-    return [_when(event[schema.OCCURRED_AT]) for event in events]
+    return [when(event[schema.OCCURRED_AT]) for event in events]
 
 
 def test_returns_the_events_inside_the_window_and_none_outside(loaded):
@@ -157,3 +156,27 @@ def test_the_query_reads_only_the_window_and_the_columns_shown(loaded):
     assert "*" not in sql
     unread = {c.name for c in schema.EVENTS} - set(records.SHOWN)
     assert unread and not any(f"`{name}`" in sql for name in unread)
+
+
+def test_records_asks_bigquery_twice_the_dry_run_then_one_query(loaded, emulator, tmp_path):
+    """Through the CLI: one jobs.insert (the dry run), then one jobs.query that answers with the
+    rows; no job to poll, no result page to fetch."""
+    _client, declaration, rows = loaded
+    document = yaml.safe_load((ROOT / "Pulumi.staging.yaml").read_text())
+    document["config"]["npq-analytics:datasetId"] = declaration.dataset.dataset_id
+    (tmp_path / "Pulumi.staging.yaml").write_text(yaml.safe_dump(document))
+    with CountingProxy(emulator.endpoint) as proxy:
+        done = run_cli(
+            *("--project-dir", str(tmp_path), "records", "--stack", "staging"),
+            *("--since", "2d", "--limit", "10000", "--format", "json"),
+            *("--api-endpoint", proxy.endpoint),
+            env=NO_CREDENTIALS,
+        )
+    assert done.returncode == 0, done.stderr
+    document = json.loads(done.stdout)
+    window = Window(when(document["since"]), when(document["until"]))
+    assert _times(document["events"]) == _times(_expected(rows, window))
+    assert [(f.method, f.path, f.status) for f in proxy.log] == [
+        ("POST", "/bigquery/v2/projects/ecf-bq/jobs", 200),
+        ("POST", "/bigquery/v2/projects/ecf-bq/queries", 200),
+    ]

@@ -13,7 +13,7 @@ from infra.bigquery.records import MAX_LIMIT
 from infra.cli.main import build_parser
 from infra.cli.records import _window
 from infra.errors import EXIT_USAGE, UserError
-from tests.conftest import run_cli
+from tests.helpers import run_cli
 
 NOW = datetime(2026, 11, 27, 10, 30, 15, tzinfo=UTC)
 

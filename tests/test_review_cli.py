@@ -26,7 +26,7 @@ import yaml
 from infra.cli.main import main as cli_main
 from infra.model.stackfiles import review_pr_number
 from infra.review import decisions as review
-from tests.conftest import ROOT, run_cli
+from tests.helpers import ROOT, run_cli_process
 
 FAKE = ROOT / "tests" / "fake_pulumi" / "fake_pulumi.py"
 _spec = importlib.util.spec_from_file_location("fake_pulumi", FAKE)
@@ -69,7 +69,7 @@ class StandIn:
 
     def cli(self, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
         """`npq-events ARGS` in a fresh process, in the project copy."""
-        return run_cli(*args, cwd=self.project, env={**self.env, **env})
+        return run_cli_process(*args, cwd=self.project, env={**self.env, **env})
 
     def pulumi(self, *args: str) -> None:
         """Prepare state through the stand-in itself, as an earlier run would have."""
@@ -336,7 +336,7 @@ def test_without_the_pulumi_cli_every_command_says_so(in_process, tmp_path, args
 def test_a_pulumi_failure_is_one_line_and_exit_2(standin):
     env = {**standin.env}
     del env["PULUMI_CONFIG_PASSPHRASE"]
-    result = run_cli("review", "up", "--pr", "42", cwd=standin.project, env=env)
+    result = run_cli_process("review", "up", "--pr", "42", cwd=standin.project, env=env)
     assert result.returncode == 2
     assert "Traceback" not in result.stderr and result.stderr.count("\n") == 1
     assert result.stderr.startswith("npq-events: error: selecting stack review-pr-42 failed: ")

@@ -7,12 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 from infra.bigquery.sample_events import sample_events
 from infra.model import schema
+from tests.helpers import when
 
 NOW = datetime(2026, 11, 27, 16, 45, 0, tzinfo=UTC)
-
-
-def _when(row: dict) -> datetime:
-    return datetime.fromisoformat(row[schema.OCCURRED_AT].replace("Z", "+00:00"))
 
 
 def test_same_seed_same_rows_other_seed_other_rows():
@@ -22,7 +19,7 @@ def test_same_seed_same_rows_other_seed_other_rows():
 
 def test_spread_over_the_days_up_to_now():
     rows = sample_events(NOW, "staging", days=7)
-    times = [_when(row) for row in rows]
+    times = [when(row[schema.OCCURRED_AT]) for row in rows]
     assert all(NOW - timedelta(days=7) <= t < NOW for t in times)
     days_with_events = {t.date() for t in times}
     assert len(days_with_events) >= 7

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from infra.bigquery.schema_files import SchemaFileError, parse_schema_document
 from infra.model import schema
+from infra.model.schema_files import SchemaFileError, parse_schema_document
 from infra.rules import schema_lock
-from tests.conftest import ROOT, run_cli
+from tests.helpers import ROOT, one_line_error, run_cli, run_cli_process
 
 LOCK = ROOT / "schema" / "events.lock.json"
 SETTINGS_LOCK = ROOT / "schema" / "events.settings.lock.json"
@@ -35,21 +35,13 @@ def clone(tmp_path: Path) -> Path:
 
 
 def cli_in(repo: Path, *args: str):
-    return run_cli(*args, cwd=repo, env={"PYTHONPATH": str(repo)})
+    return run_cli_process(*args, cwd=repo, env={"PYTHONPATH": str(repo)})
 
 
 def edit(path: Path, old: str, new: str) -> None:
     text = path.read_text()
     assert old in text, f"{old!r} not in {path}"
     path.write_text(text.replace(old, new))
-
-
-def one_line_error(result) -> str:
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("npq-events: error: ")
-    assert "Traceback" not in result.stderr
-    return lines[0]
 
 
 # --- the committed lock ---------------------------------------------------------------------
@@ -116,7 +108,7 @@ def test_a_schema_module_that_breaks_its_own_rules_is_one_line_not_a_traceback(c
     )
     check = cli_in(clone, "schema", "check")
     assert check.returncode == 2
-    line = one_line_error(check)
+    line = one_line_error(check.stderr)
     assert "the schema in infra/model/schema.py is not valid" in line
     assert "'data' repeats 'DATA'" in line
 
@@ -177,7 +169,7 @@ def test_a_new_stack_makes_the_lock_stale(tmp_path):
 def test_check_without_a_lock_says_how_to_make_one(tmp_path):
     result = run_cli("schema", "check", "--lock-dir", str(tmp_path))
     assert result.returncode == 2
-    line = one_line_error(result)
+    line = one_line_error(result.stderr)
     assert str(tmp_path / "events.lock.json") in line
     assert "npq-events schema lock" in line
 
@@ -221,11 +213,11 @@ def test_an_unreadable_lock_stops_check_and_lock_until_overwritten(tmp_path):
     lock_dir = broken_lock_dir(tmp_path, "events.lock.json", "[{")
     check = run_cli("schema", "check", "--lock-dir", str(lock_dir))
     assert check.returncode == 2
-    line = one_line_error(check)
+    line = one_line_error(check.stderr)
     assert f"{lock_dir / 'events.lock.json'}: not JSON" in line
     lock = run_cli("schema", "lock", "--lock-dir", str(lock_dir))
     assert lock.returncode == 2
-    assert "restore it from git" in one_line_error(lock)
+    assert "restore it from git" in one_line_error(lock.stderr)
     assert (lock_dir / "events.lock.json").read_text() == "[{"
     forced = run_cli("schema", "lock", "--lock-dir", str(lock_dir), "--accept-destructive")
     assert forced.returncode == 0, forced.stderr
@@ -236,7 +228,7 @@ def test_lock_will_not_rebuild_one_lock_file_alone(tmp_path):
     shutil.copy(LOCK, tmp_path / "events.lock.json")
     result = run_cli("schema", "lock", "--lock-dir", str(tmp_path))
     assert result.returncode == 2
-    assert "events.settings.lock.json is missing" in one_line_error(result)
+    assert "events.settings.lock.json is missing" in one_line_error(result.stderr)
 
 
 # --- schema diff ----------------------------------------------------------------------------
@@ -406,7 +398,7 @@ def test_diff_rejects_malformed_files_in_one_line(tmp_path, content, expected):
     good = write(tmp_path / "good.json", schema.to_api())
     result = run_cli("schema", "diff", str(good), str(bad))
     assert result.returncode == 2, result.stdout
-    line = one_line_error(result)
+    line = one_line_error(result.stderr)
     assert line.startswith(f"npq-events: error: {bad}: ")
     assert expected in line
     assert "accepted: a JSON list of fields" in line

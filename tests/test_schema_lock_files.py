@@ -8,7 +8,7 @@ import shutil
 from pathlib import Path
 
 from infra.cli.main import main as cli_main
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 COMMITTED = ROOT / "schema"
 TAG = "projects/ecf-bq/locations/europe-west2/taxonomies/123/policyTags/456"

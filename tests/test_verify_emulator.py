@@ -21,9 +21,7 @@ from google.cloud import bigquery
 from infra.bigquery.provision import create_declared
 from infra.model.declared import Declaration, declare
 from infra.model.stackfiles import settings_for
-from tests.conftest import ROOT, run_cli
-
-NO_CREDENTIALS = {"BIGQUERY_DFE_ANALYTICS_API_JSON_KEY": "", "GOOGLE_APPLICATION_CREDENTIALS": ""}
+from tests.helpers import NO_CREDENTIALS, ROOT, run_cli
 
 
 @pytest.fixture
@@ -144,30 +142,23 @@ def test_adoption_mode_reports_descriptions_as_drift(emulator, bq_client, stack_
     assert "bq update" in finding["message"]
 
 
-def test_done_when_staging_matches_then_an_added_column_would_be_dropped(tmp_path):
-    """The issue's acceptance: the committed staging stack, in an emulator of its own."""
-    from infra.bigquery import emulator as bqemu
-    from infra.bigquery.client import make_client
+def test_done_when_staging_matches_then_an_added_column_would_be_dropped(emulator, bq_client):
+    """The issue's acceptance: the committed staging stack. No other test creates its dataset
+    (npq_events_staging) in the session's emulator; the others use datasets of their own."""
+    staging = declare(settings_for("staging"))
+    create_declared(bq_client, staging)
+    args = ("verify", "--stack", "staging", "--api-endpoint", emulator.endpoint, "--emulator")
 
-    running = bqemu.start(bqemu.free_port(), "ecf-bq", tmp_path / "emulator.log")
-    try:
-        client = make_client("ecf-bq", running.endpoint, env={})
-        staging = declare(settings_for("staging"))
-        create_declared(client, staging)
-        args = ("verify", "--stack", "staging", "--api-endpoint", running.endpoint, "--emulator")
+    done = run_cli(*args, env=NO_CREDENTIALS)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.startswith("staging: ecf-bq.npq_events_staging.events: match")
 
-        done = run_cli(*args, env=NO_CREDENTIALS)
-        assert done.returncode == 0, done.stdout + done.stderr
-        assert done.stdout.startswith("staging: ecf-bq.npq_events_staging.events: match")
+    table = bq_client.get_table(staging.table.ref, timeout=10)
+    table.schema = [*table.schema, bigquery.SchemaField("added_by_hand", "STRING")]
+    bq_client.update_table(table, ["schema"], timeout=10)
 
-        table = client.get_table(staging.table.ref, timeout=10)
-        table.schema = [*table.schema, bigquery.SchemaField("added_by_hand", "STRING")]
-        client.update_table(table, ["schema"], timeout=10)
-
-        done = run_cli(*args, env=NO_CREDENTIALS)
-        assert done.returncode == 1
-        line = next(x for x in done.stdout.splitlines() if "schema.added_by_hand" in x)
-        assert "pulumi up would drop it" in line
-        assert "losing that column's data" in line
-    finally:
-        bqemu.stop(running.pid)
+    done = run_cli(*args, env=NO_CREDENTIALS)
+    assert done.returncode == 1
+    line = next(x for x in done.stdout.splitlines() if "schema.added_by_hand" in x)
+    assert "pulumi up would drop it" in line
+    assert "losing that column's data" in line

@@ -13,19 +13,18 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from infra.bigquery.client import RETRY, Deadlines, credentials
-from infra.bigquery.live import Target, check_all, check_stack
+from infra.bigquery.live import READS, Target, check_all, check_stack
 from infra.cli.main import build_parser
 from infra.cli.verify import exit_status
 from infra.errors import UserError
 from infra.model.declared import declare
 from infra.model.stackfiles import committed_stacks, settings_for
 from tests.bq_stub import Fault, StubBigQuery
-from tests.conftest import run_cli
+from tests.helpers import NO_CREDENTIALS, run_cli
 
 KEY = "projects/ecf-bq/locations/europe-west2/keyRings/ecf-key-ring/cryptoKeys/ecf-key"
 # Short deadlines so that a fault costs a test about a second, not the CLI's defaults.
 FAST = Deadlines(timeout=0.5, retry=RETRY.with_deadline(1.5).with_delay(initial=0.05))
-NO_CREDENTIALS = {"BIGQUERY_DFE_ANALYTICS_API_JSON_KEY": "", "GOOGLE_APPLICATION_CREDENTIALS": ""}
 
 
 @pytest.fixture
@@ -127,6 +126,14 @@ def test_404_means_the_dataset_would_be_created(stub):
     assert [(f.path, f.effect) for f in result.findings] == [("dataset", "create")]
 
 
+def test_a_missing_dataset_has_no_table_whatever_the_table_read_answers(stub):
+    # Both GETs are in flight at once; without its dataset, the table's answer does not count.
+    stub.fault(dataset_path() + "/tables/events", Fault(status=500, times=None))
+    result = check(stub)
+    assert [(f.path, f.effect) for f in result.findings] == [("dataset", "create")]
+    assert stub.requests[dataset_path()] == 1
+
+
 def test_404_on_the_table_means_it_would_be_created(stub):
     stub.put(target().declaration)
     stub.tables.clear()
@@ -218,7 +225,8 @@ def test_stacks_are_checked_concurrently(stub):
         stub.put(targets[-1].declaration)
     results = check_all(targets, stub.endpoint, FAST.__class__(timeout=5, retry=FAST.retry), env={})
     assert [r.status for r in results] == ["match"] * 6
-    assert stub.max_in_flight == 6  # every stack's request was in flight at once
+    # Every stack's requests were in flight at once: its dataset GET and its table GET.
+    assert stub.max_in_flight == 6 * len(READS) == 12
 
 
 def test_all_checks_every_committed_stack(stub):
@@ -557,7 +565,8 @@ def test_before_up_fails_on_a_live_only_column_the_up_would_drop(stub):
     assert "schema.app_version" in done.stdout
 
 
-def test_before_up_fails_on_an_expiring_table_and_says_2_when_it_cannot_check(stub):
+def test_before_up_fails_on_an_expiring_table_and_says_2_when_it_cannot_check(stub, monkeypatch):
+    monkeypatch.setattr("infra.cli.verify.DEFAULT_DEADLINES", FAST)  # a second, not the CLI's 8
     stub.put(target().declaration)
     table = stub.tables[("ecf-bq", "npq_events_staging", "events")]
     table["expirationTime"] = str(int((time.time() + 3600) * 1000))

@@ -28,7 +28,7 @@ from packaging.requirements import Requirement
 from packaging.version import Version
 
 from infra.model.stackfiles import committed_stacks
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 GITHUB = ROOT / ".github"
 WORKFLOWS = GITHUB / "workflows"

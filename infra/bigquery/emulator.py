@@ -17,10 +17,6 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import requests
-
-from infra.bigquery.http import DeadlineSession
-
 HOST = "127.0.0.1"
 DEFAULT_PORT = 9050
 START_TIMEOUT = 60.0
@@ -141,6 +137,11 @@ def start(
 
 def answers(endpoint: str, project: str, deadline: float = ANSWER_DEADLINE) -> bool:
     """Whether a BigQuery REST API answers at `endpoint` within `deadline` seconds in all."""
+    # Imported here: `local status` and `local down` with nothing running never ask.
+    import requests
+
+    from infra.bigquery.http import DeadlineSession
+
     url = f"{endpoint}/bigquery/v2/projects/{project}/datasets"
     with DeadlineSession(deadline) as session:
         try:

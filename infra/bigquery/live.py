@@ -1,19 +1,22 @@
 """Read each stack's live dataset and table and compare them with its declaration.
 
-Every stack is checked in its own thread with its own client, under short deadlines and a
-bounded retry (infra.bigquery.client.Deadlines): one slow or failing stack never delays or
-hides another's result, and whatever goes wrong becomes that stack's one-line error.
+Every stack is checked with its own client, under short deadlines and a bounded retry
+(infra.bigquery.client.Deadlines): one slow or failing stack never delays or hides another's
+result, and whatever goes wrong becomes that stack's one-line error. Every read of every stack
+(READS: the dataset GET and the table GET) is in flight at once, so a verify of any number of
+stacks costs one round trip to BigQuery.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import Executor, ThreadPoolExecutor, as_completed, wait
 from dataclasses import dataclass
 from pathlib import Path
 
 from google.api_core import exceptions as api_exceptions
+from google.cloud import bigquery
 
 from infra.bigquery.client import DEFAULT_DEADLINES, Deadlines, make_client
 from infra.errors import BadInput, UserError, explain, one_line
@@ -21,7 +24,8 @@ from infra.model.declared import Declaration, declare
 from infra.model.stackfiles import ROOT, settings_for
 from infra.rules.verify import StackResult, compare, error_result
 
-MAX_WORKERS = 64
+MAX_STACKS_AT_ONCE = 64
+MAX_READS_IN_FLIGHT = 128
 
 
 @dataclass(frozen=True)
@@ -41,6 +45,57 @@ def load_target(stack: str, stack_dir: Path = ROOT) -> Target:
         return Target(stack, config_error=str(exc))
 
 
+def read_dataset(
+    client: bigquery.Client, declaration: Declaration, deadlines: Deadlines
+) -> dict | None:
+    return _fetch(client.get_dataset, declaration.dataset.ref, deadlines)
+
+
+def read_table(
+    client: bigquery.Client, declaration: Declaration, deadlines: Deadlines
+) -> dict | None:
+    return _fetch(client.get_table, declaration.table.ref, deadlines)
+
+
+# What verify reads of each stack, by name; all of them are in flight at once. A further read
+# of a stack (e.g. its newest event) is one more entry here and adds no round trip.
+READS: dict[str, Callable[[bigquery.Client, Declaration, Deadlines], object]] = {
+    "dataset": read_dataset,
+    "table": read_table,
+}
+
+
+def read_live(
+    client: bigquery.Client,
+    declaration: Declaration,
+    deadlines: Deadlines = DEFAULT_DEADLINES,
+    pool: Executor | None = None,
+) -> dict[str, object]:
+    """Every read of READS for one stack, started together (on `pool` when given).
+
+    What a read finds missing is None. A stack whose dataset does not exist has nothing else
+    either: every read is then None, whatever it answered. Otherwise the first failure, in
+    READS order, is raised.
+    """
+    own_pool = pool is None
+    pool = pool or ThreadPoolExecutor(max_workers=len(READS))
+    try:
+        futures = {
+            name: pool.submit(read, client, declaration, deadlines) for name, read in READS.items()
+        }
+        wait(futures.values())
+    finally:
+        if own_pool:
+            pool.shutdown()
+    dataset = futures["dataset"]
+    if dataset.exception() is None and dataset.result() is None:
+        return dict.fromkeys(READS)
+    for future in futures.values():
+        if future.exception() is not None:
+            raise future.exception()
+    return {name: future.result() for name, future in futures.items()}
+
+
 def check_stack(
     target: Target,
     api_endpoint: str | None = None,
@@ -49,11 +104,12 @@ def check_stack(
     adopt: bool = False,
     env: Mapping[str, str] = os.environ,
     emulator: bool = False,
+    pool: Executor | None = None,
 ) -> StackResult:
-    """Fetch the live dataset and table of one stack and compare them; never raises.
+    """Read the live dataset and table of one stack and compare them; never raises.
 
     `emulator`: the endpoint is a BigQuery emulator, which keeps no CMEK settings (see
-    infra.rules.verify.compare).
+    infra.rules.verify.compare). `pool`: where its reads run (see read_live).
     """
     declaration = target.declaration
     if declaration is None:
@@ -64,12 +120,7 @@ def check_stack(
     except UserError as exc:
         return error_result(target.stack, table_ref, str(exc))
     try:
-        live_dataset = _fetch(client.get_dataset, declaration.dataset.ref, deadlines)
-        live_table = (
-            None
-            if live_dataset is None
-            else _fetch(client.get_table, declaration.table.ref, deadlines)
-        )
+        live = read_live(client, declaration, deadlines, pool)
     except Exception as exc:  # each failure is this stack's one-line error
         return error_result(target.stack, table_ref, describe_error(exc, deadlines))
     finally:
@@ -77,8 +128,8 @@ def check_stack(
     try:
         return compare(
             declaration,
-            live_dataset,
-            live_table,
+            live["dataset"],
+            live["table"],
             strict=strict,
             adopt=adopt or declaration.adopt,
             encryption_optional=emulator,
@@ -104,14 +155,30 @@ def check_all(
     on_done: Callable[[StackResult], None] | None = None,
     emulator: bool = False,
 ) -> list[StackResult]:
-    """Check every target concurrently; results in the order of `targets`."""
+    """Check every target concurrently; results in the order of `targets`.
+
+    Each stack opens its client in a thread of its own; the reads of every stack share one
+    pool large enough to have all of them in flight at once.
+    """
     if not targets:
         return []
     results: dict[int, StackResult] = {}
-    with ThreadPoolExecutor(max_workers=min(MAX_WORKERS, len(targets))) as pool:
+    reads = min(MAX_READS_IN_FLIGHT, len(targets) * len(READS))
+    with (
+        ThreadPoolExecutor(max_workers=reads) as read_pool,
+        ThreadPoolExecutor(max_workers=min(MAX_STACKS_AT_ONCE, len(targets))) as pool,
+    ):
         futures = {
             pool.submit(
-                check_stack, target, api_endpoint, deadlines, strict, adopt, env, emulator
+                check_stack,
+                target,
+                api_endpoint,
+                deadlines,
+                strict,
+                adopt,
+                env,
+                emulator,
+                read_pool,
             ): index
             for index, target in enumerate(targets)
         }

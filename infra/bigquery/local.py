@@ -4,7 +4,8 @@
 dataset and table from the project's own declaration and loads a sample of events; `down`
 stops it and deletes its data; `local_endpoint` gives other commands (records, verify) its
 address. Its state lives in one JSON file under the state directory:
-`$NPQ_EVENTS_STATE_DIR/local/` or `.npq-events/local/` in the repository.
+`$NPQ_EVENTS_STATE_DIR/local/` or `.npq-events/local/` in the repository. Only loading a stack
+needs google-cloud-bigquery, so only `up` imports it: `status` and `down` start quickly.
 """
 
 from __future__ import annotations
@@ -20,20 +21,18 @@ from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from types import MappingProxyType
-
-from google.api_core import exceptions as api_exceptions
-from google.cloud import bigquery
+from typing import TYPE_CHECKING
 
 from infra.bigquery import emulator
-from infra.bigquery.client import DEFAULT_DEADLINES, make_client
-from infra.bigquery.provision import create_declared
-from infra.bigquery.records import NO_JOB_RETRY
 from infra.bigquery.sample_events import DEFAULT_SEED, sample_events
 from infra.bigquery.window import utc_now
 from infra.errors import UserError, explain
 from infra.model import schema
 from infra.model.declared import Declaration, declare
 from infra.model.stackfiles import ROOT, settings_for
+
+if TYPE_CHECKING:
+    from google.cloud import bigquery
 
 STATE_DIR_ENV = "NPQ_EVENTS_STATE_DIR"
 DEFAULT_STATE_DIR = ROOT / ".npq-events"
@@ -224,6 +223,9 @@ def _load(
     now: datetime,
     seed: int,
 ) -> Loaded:
+    from infra.bigquery.client import DEFAULT_DEADLINES, make_client
+    from infra.bigquery.provision import create_declared
+
     client = make_client(declaration.dataset.project, state.endpoint, env=NO_CREDENTIALS)
     table = declaration.table
     with step(f"Creating {table.ref} as the {stack} stack declares it"), _api(state):
@@ -247,6 +249,8 @@ def _load(
 
 
 def _still_held(state: LocalState, stacks: tuple[str, ...], project_dir: Path) -> tuple[str, ...]:
+    from infra.bigquery.client import DEFAULT_DEADLINES, make_client
+
     held = []
     client = make_client(state.project, state.endpoint, env=NO_CREDENTIALS)
     for stack in stacks:
@@ -263,6 +267,9 @@ def _still_held(state: LocalState, stacks: tuple[str, ...], project_dir: Path) -
 
 def _count(client: bigquery.Client, table_ref: str, time_column: str) -> tuple[int, str | None]:
     """Rows in the table and the newest event time (a local table: no cost concern)."""
+    from infra.bigquery.client import DEFAULT_DEADLINES
+    from infra.bigquery.records import NO_JOB_RETRY
+
     sql = f"SELECT COUNT(*) AS n, MAX(`{time_column}`) AS newest FROM `{table_ref}`"
     row = next(
         iter(
@@ -280,6 +287,8 @@ def _count(client: bigquery.Client, table_ref: str, time_column: str) -> tuple[i
 
 @contextlib.contextmanager
 def _api(state: LocalState) -> Iterator[None]:
+    from google.api_core import exceptions as api_exceptions
+
     try:
         yield
     except (api_exceptions.GoogleAPIError, OSError) as exc:

@@ -157,20 +157,26 @@ def run(
     location: str | None = None,
     deadlines: Deadlines = DEFAULT_DEADLINES,
 ) -> list[dict]:
-    """Run the query, with BigQuery itself refusing to bill above the ceiling; the events."""
+    """Run the query, with BigQuery itself refusing to bill above the ceiling; the events.
+
+    One jobs.query request: BigQuery answers with the rows once the query is done (within
+    the call's timeout), where jobs.insert needs more requests to wait for the job and fetch
+    them. Only a query still running at the timeout, or rows beyond one 10 MB page, cost
+    further requests.
+    """
     config = bigquery.QueryJobConfig(
         query_parameters=list(query.parameters),
         maximum_bytes_billed=max(max_bytes, MIN_BILLED_BYTES),
     )
-    job = client.query(
+    rows = client.query_and_wait(
         query.sql,
         job_config=config,
         location=location,
+        api_timeout=deadlines.timeout,
+        wait_timeout=deadlines.timeout,
         retry=deadlines.retry,
-        timeout=deadlines.timeout,
         job_retry=NO_JOB_RETRY,
     )
-    rows = job.result(retry=deadlines.retry, timeout=deadlines.timeout, job_retry=NO_JOB_RETRY)
     return [event(dict(row.items())) for row in rows]
 
 

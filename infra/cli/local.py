@@ -16,14 +16,12 @@ from infra.cli.output import console, emit_json, shown
 from infra.errors import EXIT_FINDINGS, EXIT_OK, UserError
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "local",
-        help="run a local BigQuery emulator holding a stack's table and sample events",
-        description="A BigQuery emulator on loopback, with the dataset and table a stack "
+def register(parser: argparse.ArgumentParser) -> None:
+    parser.description = (
+        "A BigQuery emulator on loopback, with the dataset and table a stack "
         "declares and a sample of DfE Analytics events: try verify and records with no GCP "
         f"account. State and data live in ${local.STATE_DIR_ENV}/local/ (default "
-        ".npq-events/local/ in the repository).",
+        ".npq-events/local/ in the repository)."
     )
     actions = parser.add_subparsers(dest="local_command", required=True, metavar="ACTION")
     start = actions.add_parser(

@@ -12,12 +12,10 @@ from infra.program.offline_plan import Plan, plan_stack
 SCHEMA_INPUT = "schema"
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "plan",
-        help="show every resource a stack declares (offline, on Pulumi's mock engine)",
-        description="Run the Pulumi program under the SDK's mock engine with the stack's "
-        "Pulumi.<stack>.yaml and print every resource it declares. No cloud, no Pulumi CLI.",
+def register(parser: argparse.ArgumentParser) -> None:
+    parser.description = (
+        "Run the Pulumi program under the SDK's mock engine with the stack's "
+        "Pulumi.<stack>.yaml and print every resource it declares. No cloud, no Pulumi CLI."
     )
     options.add_stack(parser, "stack name, e.g. production or review-pr-42")
     options.add_format(parser, ("text", "json"))

@@ -12,15 +12,12 @@ from infra.rules.preview_gate import PreviewError, Verdict, judge, read_preview
 EXPECTED = "the output of `pulumi preview --json`"
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "preview-gate",
-        help="fail when a `pulumi preview --json` replaces or deletes a table, dataset or "
-        "the KMS grant",
-        description="Read the output of `pulumi preview --json` and exit 1 when applying it "
+def register(parser: argparse.ArgumentParser) -> None:
+    parser.description = (
+        "Read the output of `pulumi preview --json` and exit 1 when applying it "
         "would replace, delete or unprotect a BigQuery table or dataset or the KMS key grant, "
         "or drop a column of the table, naming each one and why; exit 2 when the input is not "
-        "a preview or the preview itself failed.",
+        "a preview or the preview itself failed."
     )
     parser.add_argument("file", metavar="FILE", help="the preview JSON; '-' reads stdin")
     options.add_format(parser, ("text", "json"))

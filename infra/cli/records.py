@@ -13,7 +13,7 @@ from google.api_core import exceptions as api_exceptions
 from rich.table import Table
 
 from infra.bigquery import bytesize, records
-from infra.bigquery.client import RETRY_DEADLINE, make_client
+from infra.bigquery.client import DEFAULT_DEADLINES, RETRY_DEADLINE, make_client
 from infra.bigquery.window import DEFAULT_SINCE, NOW, When, Window, parse_when, show, utc_now
 from infra.cli import options
 from infra.cli.output import console, emit_json, shown
@@ -44,13 +44,11 @@ _DETAILS = (
 )
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "records",
-        help="list recent events of a stack's table (dry-run first, refused above --max-bytes)",
-        description="List the newest events of a stack's events table in a time window. The "
+def register(parser: argparse.ArgumentParser) -> None:
+    parser.description = (
+        "List the newest events of a stack's events table in a time window. The "
         "query reads only the window's day partitions and the columns shown; a dry run gives "
-        "the bytes it will process before it runs, and it is refused above --max-bytes.",
+        "the bytes it will process before it runs, and it is refused above --max-bytes."
     )
     options.add_stack(parser, "stack name, e.g. staging")
     parser.add_argument(
@@ -118,13 +116,13 @@ def run(args: argparse.Namespace) -> int:
     location = declaration.dataset.location
     where = endpoint or "BigQuery"
     with _api_errors(declaration, where, args.stack, max_bytes):
-        processed = records.dry_run(client, query, location)
+        processed = records.dry_run(client, query, location, DEFAULT_DEADLINES)
     machine = args.format != "table"
     _say_cost(declaration, window, processed, max_bytes, to_stderr=machine)
     if processed > max_bytes:
         raise UserError(_refusal(declaration, processed, max_bytes), EXIT_TOO_COSTLY)
     with _api_errors(declaration, where, args.stack, max_bytes):
-        events = records.run(client, query, max_bytes, location)
+        events = records.run(client, query, max_bytes, location, DEFAULT_DEADLINES)
     if args.format == "json":
         emit_json(
             {

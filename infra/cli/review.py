@@ -25,13 +25,11 @@ from infra.review import decisions as review
 GITHUB_OUTPUT = "GITHUB_OUTPUT"
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "review",
-        help="create, destroy, list and prune review app stacks review-pr-<N> (Pulumi CLI)",
-        description="Review app stacks review-pr-<N> on Pulumi's Automation API, with the "
+def register(parser: argparse.ArgumentParser) -> None:
+    parser.description = (
+        "Review app stacks review-pr-<N> on Pulumi's Automation API, with the "
         "project's own program. Backend and secrets come from PULUMI_BACKEND_URL, "
-        "PULUMI_CONFIG_PASSPHRASE and PULUMI_ACCESS_TOKEN. Acts only on review-pr-<N> stacks.",
+        "PULUMI_CONFIG_PASSPHRASE and PULUMI_ACCESS_TOKEN. Acts only on review-pr-<N> stacks."
     )
     actions = parser.add_subparsers(dest="review_command", required=True, metavar="ACTION")
 

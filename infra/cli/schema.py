@@ -8,16 +8,16 @@ from pathlib import Path
 
 from rich.console import Console
 
-from infra.bigquery.schema_files import (
+from infra.cli import options
+from infra.cli.output import console, emit_json, shown
+from infra.errors import EXIT_FINDINGS, EXIT_OK, EXIT_STALE, EXIT_USAGE, UserError, printable
+from infra.model.declared import declare
+from infra.model.schema_files import (
     SchemaDocument,
     SchemaFileError,
     parse_schema_document,
     read_schema_file,
 )
-from infra.cli import options
-from infra.cli.output import console, emit_json, shown
-from infra.errors import EXIT_FINDINGS, EXIT_OK, EXIT_STALE, EXIT_USAGE, UserError, printable
-from infra.model.declared import declare
 from infra.model.stackfiles import settings_for
 from infra.rules import schema_lock
 from infra.rules.effects import DESTRUCTIVE, Effect
@@ -27,10 +27,7 @@ STYLES = {Effect.IN_PLACE: "green", **{effect: "bold red" for effect in DESTRUCT
 DOCS_PAGE = "docs/schema-changes.md"
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "schema", help="export the events schema; check, lock and diff schema changes"
-    )
+def register(parser: argparse.ArgumentParser) -> None:
     actions = parser.add_subparsers(dest="schema_command", required=True, metavar="ACTION")
     export = actions.add_parser(
         "export",

@@ -20,15 +20,13 @@ FORMATS = ("text", "json", "markdown")
 STEP_SUMMARY_ENV = "GITHUB_STEP_SUMMARY"
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "verify",
-        help="check that live BigQuery equals what each stack declares",
-        description="Read each stack's dataset and events table from BigQuery and compare "
-        "them with what Pulumi.<stack>.yaml and infra/model/schema.py declare. Exit 0: every stack "
-        "matches; 1: drift; 2: a stack could not be checked. With --before-up, drift that "
+def register(parser: argparse.ArgumentParser) -> None:
+    parser.description = (
+        "Read each stack's dataset and events table from BigQuery and compare "
+        "them with what Pulumi.<stack>.yaml and infra/model/schema.py declare. Exit 0: every "
+        "stack matches; 1: drift; 2: a stack could not be checked. With --before-up, drift that "
         "pulumi up would resolve in place (or by creating what is missing) exits 0: only a "
-        "dropped column, a replaced table or an expiry exits 1.",
+        "dropped column, a replaced table or an expiry exits 1."
     )
     which = parser.add_mutually_exclusive_group(required=True)
     options.add_stack(

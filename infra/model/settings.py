@@ -263,7 +263,7 @@ def load_settings(stack: str, config: Mapping[str, str]) -> StackSettings:
     hours_text = raw("timeTravelHours")
     hours = DEFAULT_TIME_TRAVEL_HOURS
     if hours_text is not None:
-        if not _DIGITS_RE.fullmatch(hours_text.strip()):
+        if not _DIGITS_RE.fullmatch(hours_text):
             raise fail("timeTravelHours", hours_text)
         hours = int(hours_text)
         if not (48 <= hours <= 168 and hours % 24 == 0):

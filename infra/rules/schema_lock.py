@@ -13,9 +13,9 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from infra.bigquery.schema_files import SchemaFileError, read_schema_file
 from infra.model import schema
 from infra.model.declared import declare
+from infra.model.schema_files import SchemaFileError, read_schema_file
 from infra.model.stackfiles import ROOT, committed_stacks, settings_for
 from infra.rules.effects import Effect
 from infra.rules.schema_changes import Change, classify_schema, classify_settings, schema_notes
