@@ -162,7 +162,7 @@ def _nightly_checks(sample: _Sample, at: datetime, start: datetime) -> None:
     for offset, table in enumerate(CHECKED_TABLES):
         sample.add(
             at + timedelta(seconds=offset * 7),
-            "entity_table_check",
+            schema.ENTITY_TABLE_CHECK,
             {
                 schema.ENTITY_TABLE_NAME: table,
                 schema.EVENT_TAGS: [check_id],
