@@ -45,3 +45,13 @@ def human(size: int) -> str:
             shown = f"{size / scale:.1f}".removesuffix(".0")
             return f"{shown} {unit}"
     return f"{size} B"
+
+
+def human_binary(size: int) -> str:
+    """A byte count in binary units, as BigQuery's billing minimum is written: `10 MiB`."""
+    for unit in ("PiB", "TiB", "GiB", "MiB", "KiB"):
+        scale = _BINARY[unit.upper()]
+        if size >= scale:
+            shown = f"{size / scale:.1f}".removesuffix(".0")
+            return f"{shown} {unit}"
+    return f"{size} B"
