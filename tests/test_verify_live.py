@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,7 @@ from infra.cli.main import build_parser
 from infra.cli.verify import exit_status
 from infra.errors import UserError
 from infra.model.declared import declare
+from infra.model.schema import ENTITY_TABLE_CHECK
 from infra.model.stackfiles import committed_stacks, settings_for
 from tests.bq_stub import Fault, StubBigQuery
 from tests.helpers import NO_CREDENTIALS, run_cli
@@ -35,6 +37,15 @@ def stub():
 
 def target(stack: str = "staging") -> Target:
     return Target(stack, declaration=declare(settings_for(stack)))
+
+
+def streaming(stub: StubBigQuery, stack: str = "staging") -> None:
+    """Hold the stack's dataset and table as declared, with an event and an entity table check
+    that have just arrived: within every committed stack's freshness limits."""
+    declaration = target(stack).declaration
+    stub.put(declaration)
+    now = datetime.now(UTC)
+    stub.events(declaration, [(now, "web_request"), (now, ENTITY_TABLE_CHECK)])
 
 
 def check(stub: StubBigQuery, stack: str = "staging"):
@@ -201,7 +212,7 @@ def test_unreachable_endpoint_is_an_error():
 
 def test_one_stacks_error_never_hides_anothers_result(stub):
     for stack in ("staging", "production"):
-        stub.put(target(stack).declaration)
+        streaming(stub, stack)
     stub.fault(dataset_path("staging"), Fault(status=403, times=None))
     results = check_all([target("staging"), target("production")], stub.endpoint, FAST, env={})
     assert [(r.stack, r.status) for r in results] == [("staging", "error"), ("production", "match")]
@@ -231,7 +242,7 @@ def test_stacks_are_checked_concurrently(stub):
 
 def test_all_checks_every_committed_stack(stub):
     for stack in committed_stacks():
-        stub.put(target(stack).declaration)
+        streaming(stub, stack)
     done = verify_cli(stub, "--all", "--format", "json")
     assert done.returncode == 0, done.stdout + done.stderr
     stacks = json.loads(done.stdout)["stacks"]
@@ -250,7 +261,7 @@ def test_a_bad_stack_file_is_that_stacks_error_only(stub, tmp_path):
         "  npq-analytics:timeTravelHours: 100\n"
     )
     for stack in ("staging", "production"):
-        stub.put(target(stack).declaration)
+        streaming(stub, stack)
     done = run_cli(
         "--project-dir",
         str(tmp_path),
@@ -294,7 +305,7 @@ def test_markdown_goes_to_stdout_and_the_step_summary(stub, tmp_path):
 
 def test_plain_text_on_a_pipe(stub):
     stub.put(target().declaration)
-    done = verify_cli(stub, "--stack", "staging")
+    done = verify_cli(stub, "--stack", "staging", "--max-staleness", "none")
     assert done.returncode == 0
     assert done.stdout.splitlines() == [
         "staging: ecf-bq.npq_events_staging.events: match; no event at all: empty; "
@@ -348,7 +359,7 @@ def _service_account_key(token_uri: str) -> tuple[str, str]:
 
 
 def test_the_key_in_the_teams_variable_is_used_and_never_printed(stub):
-    stub.put(target().declaration)
+    streaming(stub)
     key_json, pem = _service_account_key(stub.token_uri)
     env = {"BIGQUERY_DFE_ANALYTICS_API_JSON_KEY": key_json}
     # A plain-http loopback endpoint gets the credentials only when asked.
@@ -382,7 +393,7 @@ def test_a_malformed_key_variable_is_named_not_shown():
 
 def test_a_table_without_a_key_is_drift_at_any_endpoint_unless_told_it_is_an_emulator(stub):
     """Only the emulator lacks CMEK: a loopback endpoint is not a reason to waive the key."""
-    stub.put(target().declaration)
+    streaming(stub)
     stub.datasets[("ecf-bq", "npq_events_staging")].pop("defaultEncryptionConfiguration")
     stub.tables[("ecf-bq", "npq_events_staging", "events")].pop("encryptionConfiguration")
     done = verify_cli(stub, "--stack", "staging", "--format", "json")

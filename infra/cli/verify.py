@@ -15,7 +15,7 @@ from infra.bigquery.live import Target, check_all, load_target
 from infra.bigquery.window import utc_now
 from infra.cli import options, verify_report
 from infra.cli.output import PROG, console, emit_json, error_line, warning_line
-from infra.errors import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, UserError, printable
+from infra.errors import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, InvalidValue, UserError, printable
 from infra.model import times
 from infra.model.schema import ENTITY_TABLE_CHECK
 from infra.model.stackfiles import committed_stacks
@@ -23,6 +23,8 @@ from infra.rules.freshness import Limits
 from infra.rules.verify import DRIFT, ERROR, StackResult
 
 FORMATS = ("text", "json", "markdown")
+NO_LIMIT = "none"  # --max-staleness none: lift the stack's limit for this run
+_UNSET = object()
 STEP_SUMMARY_ENV = "GITHUB_STEP_SUMMARY"
 
 
@@ -65,18 +67,20 @@ def register(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--max-staleness",
-        type=options.typed("--max-staleness", times.parse_limit),
+        type=options.typed("--max-staleness", limit_or_none),
+        default=_UNSET,
         metavar="DURATION",
         help="fail (exit 1) when a stack's newest event is older than this, or its table holds "
-        f"none: {times.EXAMPLES}, as for `records --since` (default: the stack's maxStaleness; "
-        "none: the age is reported only)",
+        f"none: {times.EXAMPLES}, as for `records --since`; `{NO_LIMIT}`: no limit, the age is "
+        "reported only (default: the stack's maxStaleness)",
     )
     parser.add_argument(
         "--max-check-staleness",
-        type=options.typed("--max-check-staleness", times.parse_limit),
+        type=options.typed("--max-check-staleness", limit_or_none),
+        default=_UNSET,
         metavar="DURATION",
         help=f"the same for the newest {ENTITY_TABLE_CHECK} event, which the app streams every "
-        "night (default: the stack's maxCheckStaleness)",
+        f"night, or `{NO_LIMIT}` (default: the stack's maxCheckStaleness)",
     )
     parser.add_argument(
         "--adopt",
@@ -111,18 +115,30 @@ def run(args: argparse.Namespace) -> int:
     return exit_status(results, before_up=args.before_up)
 
 
+def limit_or_none(text: str) -> timedelta | None:
+    """A freshness limit, or None for `none`: the stack's limit lifted for this run."""
+    if text.strip().lower() == NO_LIMIT:
+        return None
+    try:
+        return times.parse_limit(text)
+    except InvalidValue:
+        raise InvalidValue(
+            f"is not accepted: give {times.ACCEPTED}, longer than zero, or {NO_LIMIT}"
+        ) from None
+
+
 def _with_limits(
-    target: Target,
-    events: timedelta | None,
-    checks: timedelta | None,
-    args: argparse.Namespace,
+    target: Target, events: object, checks: object, args: argparse.Namespace
 ) -> Target:
-    """The target with the limits in force: each flag, else (not --before-up) the stack's."""
+    """The target with the limits in force: each flag's, else (not --before-up) the stack's."""
     settings = None if target.declaration is None else target.declaration.settings
-    if settings is not None and not args.before_up:
-        events = events if events is not None else settings.max_staleness
-        checks = checks if checks is not None else settings.max_check_staleness
-    return replace(target, limits=Limits(events=events, checks=checks))
+    stack_events = None if settings is None or args.before_up else settings.max_staleness
+    stack_checks = None if settings is None or args.before_up else settings.max_check_staleness
+    limits = Limits(
+        events=stack_events if events is _UNSET else events,
+        checks=stack_checks if checks is _UNSET else checks,
+    )
+    return replace(target, limits=limits)
 
 
 def exit_status(results: list[StackResult], before_up: bool = False) -> int:
