@@ -191,17 +191,14 @@ class _FreshnessPlan:
     declaration: Declaration
     limits: freshness.Limits
     now: datetime
+    since: datetime
     query: records.Query
 
     @classmethod
     def make(cls, declaration: Declaration, limits: freshness.Limits, now: datetime):
-        since = now - limits.reach
+        since = limits.since(now, declaration.table.partition_type)
         query = freshness_query.build_query(declaration.table, since)
-        return cls(declaration, limits, now, query)
-
-    @property
-    def since(self) -> datetime:
-        return self.now - self.limits.reach
+        return cls(declaration, limits, now, since, query)
 
     def price(self, client, declaration: Declaration, deadlines: Deadlines) -> _DryRun:
         """The dry run, a read of READS' shape: the bytes the query would process (free)."""
@@ -223,7 +220,7 @@ class _FreshnessPlan:
         one-line reason the read failed."""
         empty = freshness.answered_by_metadata(live_table)
         if empty is not None:  # a missing dataset too: read_live then answers None for all
-            return freshness.empty(self.limits, self.now, empty), None
+            return freshness.empty(self.limits, self.now, self.since, empty), None
         try:
             if dry_run.failure is not None:
                 raise dry_run.failure
@@ -235,7 +232,7 @@ class _FreshnessPlan:
         except freshness_query.NO_QUERIES as exc:
             where = api_endpoint or "BigQuery"
             reason = f"{where} runs no queries: {describe_error(exc, deadlines)}"
-            return freshness.unknown(self.limits, self.now, reason), None
+            return freshness.unknown(self.limits, self.now, self.since, reason), None
         except Exception as exc:  # the stack's error, beside its findings
             return None, f"reading the newest events failed: {describe_error(exc, deadlines)}"
         fresh = freshness.from_query(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from datetime import datetime
 
 from rich.console import Console
 from rich.table import Table
@@ -61,9 +62,9 @@ def summary_line(results: Sequence[StackResult]) -> str:
 # -- freshness ----------------------------------------------------------------------------------
 
 
-def figure_text(figure: freshness.Figure, reach, at: bool = False) -> str:
+def figure_text(figure: freshness.Figure, since: datetime, at: bool = False) -> str:
     """`newest event 12 min ago (limit 6h): fresh`; `at`: with the newest event's time."""
-    text = figure.describe(reach)
+    text = figure.describe(since)
     if at and figure.newest is not None:
         text = text.replace(" ago", f" ago, {times.rfc3339(figure.newest)}", 1)
     judged = figure.limit is not None or figure.status in (freshness.EMPTY, freshness.UNKNOWN)
@@ -71,7 +72,7 @@ def figure_text(figure: freshness.Figure, reach, at: bool = False) -> str:
 
 
 def freshness_text(fresh: freshness.Freshness, at: bool = False) -> str:
-    text = "; ".join(figure_text(f, fresh.reach, at) for f in fresh.figures)
+    text = "; ".join(figure_text(f, fresh.since, at) for f in fresh.figures)
     return f"{text} ({fresh.reason})" if fresh.reason else text
 
 
@@ -83,7 +84,7 @@ def quiet_lines(result: StackResult) -> list[str]:
         return []
     lines = []
     for figure in fresh.failing:
-        text = figure.describe(fresh.reach)
+        text = figure.describe(fresh.since)
         if figure.newest is not None:
             text = text.replace(" ago", f" ago, {times.rfc3339(figure.newest)}", 1)
         reason = f" ({fresh.reason})" if figure.status == freshness.EMPTY and fresh.reason else ""
@@ -233,7 +234,7 @@ def _freshness_cell(fresh: freshness.Freshness | None) -> str:
         return ""
     cells = []
     for figure in fresh.figures:
-        text = figure_text(figure, fresh.reach, at=True)
+        text = figure_text(figure, fresh.since, at=True)
         judged = figure.limit is not None or figure.status == freshness.UNKNOWN
         cells.append(f"{_ICON[figure.status]} {text}" if judged else text)
     reason = f" ({fresh.reason})" if fresh.reason else ""

@@ -37,8 +37,19 @@ class Limits:
 
     @property
     def reach(self) -> timedelta:
-        """How far back the query reads: the largest limit in force, else DEFAULT_REACH."""
+        """How far back the query must read: the largest limit in force, else DEFAULT_REACH."""
         return max((x for x in (self.events, self.checks) if x is not None), default=DEFAULT_REACH)
+
+    def since(self, now: datetime, partition_type: str) -> datetime:
+        """Where the query starts: the start of the partition that `reach` back from `now`
+        falls in. BigQuery bills whole partitions, so reading all of that one costs nothing
+        more, and an older newest event is still found and named."""
+        start = now - self.reach
+        if partition_type == "DAY":
+            return start.replace(hour=0, minute=0, second=0, microsecond=0)
+        if partition_type == "HOUR":
+            return start.replace(minute=0, second=0, microsecond=0)
+        return start
 
 
 @dataclass(frozen=True)
@@ -68,7 +79,7 @@ class Figure:
             "status": self.status,
         }
 
-    def describe(self, reach: timedelta) -> str:
+    def describe(self, since: datetime) -> str:
         """One phrase: `newest event 12 min ago (limit 6h)`."""
         limit = "" if self.limit is None else f" (limit {times.show(self.limit)})"
         if self.status == EMPTY:
@@ -76,7 +87,7 @@ class Figure:
         if self.status == UNKNOWN:
             return f"newest {self.label} unknown"
         if self.newest is None:
-            return f"no {self.label} in the last {times.show(reach)}{limit}"
+            return f"no {self.label} since {rfc3339(since)}{limit}"
         age = self.age or timedelta(0)
         return f"newest {self.label} {times.show_age(age)} ago{limit}"
 
@@ -105,13 +116,9 @@ class Freshness:
         """What BigQuery's on-demand pricing bills for the query (0 without one)."""
         return 0 if self.bytes_processed is None else billed(self.bytes_processed)
 
-    @property
-    def reach(self) -> timedelta:
-        return self.events.now - self.since
-
     def describe(self) -> str:
         """`newest event 12 min ago (limit 6h); newest entity_table_check 5 h ago`."""
-        text = "; ".join(f.describe(self.reach) for f in self.figures)
+        text = "; ".join(f.describe(self.since) for f in self.figures)
         return f"{text} ({self.reason})" if self.reason and self.source != QUERY else text
 
     def as_json(self) -> dict:
@@ -141,23 +148,23 @@ def answered_by_metadata(table: Mapping | None) -> str | None:
     return None
 
 
-def empty(limits: Limits, now: datetime, reason: str) -> Freshness:
+def empty(limits: Limits, now: datetime, since: datetime, reason: str) -> Freshness:
     return Freshness(
         events=Figure(EVENTS_LABEL, None, limits.events, EMPTY, now),
         checks=Figure(CHECKS_LABEL, None, limits.checks, EMPTY, now),
         source=METADATA,
-        since=now - limits.reach,
+        since=since,
         reason=reason,
     )
 
 
-def unknown(limits: Limits, now: datetime, reason: str) -> Freshness:
+def unknown(limits: Limits, now: datetime, since: datetime, reason: str) -> Freshness:
     """The endpoint cannot answer the question (it runs no queries): said, never judged."""
     return Freshness(
         events=Figure(EVENTS_LABEL, None, limits.events, UNKNOWN, now),
         checks=Figure(CHECKS_LABEL, None, limits.checks, UNKNOWN, now),
         source=NO_ANSWER,
-        since=now - limits.reach,
+        since=since,
         reason=reason,
     )
 
