@@ -196,8 +196,11 @@ def test_drift_reads_exit_7_as_drift_and_checks_every_stack_read_only():
     setup = next(
         s for s in steps(drift["jobs"]["check"]) if s.get("uses") == "./.github/actions/setup"
     )
-    assert setup["with"]["service_account"] == "${{ vars.GCP_PREVIEW_SERVICE_ACCOUNT }}"
+    # monitor: read-only, and the only account with data access, which only main can reach.
+    assert setup["with"]["service_account"] == "${{ vars.GCP_MONITOR_SERVICE_ACCOUNT }}"
     assert set(drift["on"]) == {"schedule", "workflow_dispatch"}
+    (monitor,) = [x for x in DOCS.read_text().splitlines() if x.startswith("| **monitor** |")]
+    assert "ref:refs/heads/main` only" in monitor and "pull_request" not in monitor
 
 
 # --- every preview and up refreshes first ------------------------------------------------------
