@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 from infra.bigquery.bytesize import human_binary  # noqa: E402
 from infra.bigquery.live import Target, check_all  # noqa: E402
 from infra.model.declared import declare  # noqa: E402
-from infra.model.schema import ENTITY_TABLE_CHECK  # noqa: E402
+from infra.model.events import ENTITY_TABLE_CHECK  # noqa: E402
 from infra.model.stackfiles import committed_stacks, settings_for  # noqa: E402
 from tests.bq_stub import StubBigQuery  # noqa: E402
 

@@ -16,7 +16,7 @@ from infra.bigquery.freshness import MAX_BYTES
 from infra.bigquery.provision import create_declared
 from infra.model import schema
 from infra.model.declared import declare
-from infra.model.schema import ENTITY_TABLE_CHECK
+from infra.model.events import ENTITY_TABLE_CHECK
 from infra.model.stackfiles import settings_for
 from infra.model.times import rfc3339
 from infra.rules.billing import HOURS_A_MONTH, MB, billed

@@ -19,7 +19,7 @@ from infra.cli.main import build_parser
 from infra.cli.verify import exit_status
 from infra.errors import UserError
 from infra.model.declared import declare
-from infra.model.schema import ENTITY_TABLE_CHECK
+from infra.model.events import ENTITY_TABLE_CHECK
 from infra.model.stackfiles import committed_stacks, settings_for
 from tests.bq_stub import Fault, StubBigQuery
 from tests.helpers import NO_CREDENTIALS, run_cli

@@ -29,7 +29,7 @@ from packaging.requirements import Requirement
 from packaging.version import Version
 
 from infra.model.declared import declare
-from infra.model.schema import ENTITY_TABLE_CHECK
+from infra.model.events import ENTITY_TABLE_CHECK
 from infra.model.stackfiles import committed_stacks, settings_for
 from infra.model.times import rfc3339
 from tests.bq_stub import StubBigQuery

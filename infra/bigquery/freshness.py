@@ -18,7 +18,8 @@ from infra.bigquery import bytesize, records
 from infra.bigquery.client import DEFAULT_DEADLINES, Deadlines
 from infra.errors import UserError
 from infra.model.declared import TableSpec
-from infra.model.schema import ENTITY_TABLE_CHECK, EVENT_TYPE, quote_identifier
+from infra.model.events import ENTITY_TABLE_CHECK
+from infra.model.schema import EVENT_TYPE, quote_identifier
 
 # The most one freshness query may process (and be billed for): far above what the partitions
 # of a day or two hold for this table, so reaching it means something is wrong.

@@ -17,7 +17,7 @@ from infra.cli import options, verify_report
 from infra.cli.output import PROG, console, emit_json, error_line, warning_line
 from infra.errors import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, InvalidValue, UserError, printable
 from infra.model import times
-from infra.model.schema import ENTITY_TABLE_CHECK
+from infra.model.events import ENTITY_TABLE_CHECK
 from infra.model.stackfiles import committed_stacks
 from infra.rules.freshness import Limits
 from infra.rules.verify import DRIFT, ERROR, StackResult

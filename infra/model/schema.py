@@ -67,9 +67,6 @@ NAMESPACE = "namespace"
 KEY = "key"
 VALUE = "value"
 KEY_VALUE_COLUMNS: tuple[str, ...] = (REQUEST_QUERY, DATA, HIDDEN_DATA)
-# The event_type of the events the app's nightly entity table check streams, one per checked
-# table (DfE::Analytics' EntityTableCheckJob, when entity_table_checks_enabled is set).
-ENTITY_TABLE_CHECK = "entity_table_check"
 
 TABLE_ID = "events"
 TABLE_DESCRIPTION = (

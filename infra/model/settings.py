@@ -15,7 +15,7 @@ from datetime import date, timedelta
 
 from infra.errors import BadInput
 from infra.model import times
-from infra.model.schema import ENTITY_TABLE_CHECK
+from infra.model.events import ENTITY_TABLE_CHECK
 
 PROJECT_NAME = "npq-analytics"
 DEFAULT_LOCATION = "europe-west2"

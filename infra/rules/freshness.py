@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from infra.model import times
-from infra.model.schema import ENTITY_TABLE_CHECK
+from infra.model.events import ENTITY_TABLE_CHECK
 from infra.model.times import rfc3339
 from infra.rules.billing import billed
 
