@@ -12,7 +12,6 @@ from rich.table import Table
 from infra.bigquery.bytesize import human, human_binary
 from infra.cli.output import shown
 from infra.errors import printable
-from infra.model import times
 from infra.rules import freshness
 from infra.rules.billing import HOURS_A_MONTH, MIN_BILLED_BYTES
 from infra.rules.verify import DRIFT, ERROR, MATCH, Finding, StackResult
@@ -64,9 +63,7 @@ def summary_line(results: Sequence[StackResult]) -> str:
 
 def figure_text(figure: freshness.Figure, since: datetime, at: bool = False) -> str:
     """`newest event 12 min ago (limit 6h): fresh`; `at`: with the newest event's time."""
-    text = figure.describe(since)
-    if at and figure.newest is not None:
-        text = text.replace(" ago", f" ago, {times.rfc3339(figure.newest)}", 1)
+    text = figure.describe(since, at)
     judged = figure.limit is not None or figure.status in (freshness.EMPTY, freshness.UNKNOWN)
     return f"{text}: {figure.status}" if judged else text
 
@@ -84,9 +81,7 @@ def quiet_lines(result: StackResult) -> list[str]:
         return []
     lines = []
     for figure in fresh.failing:
-        text = figure.describe(fresh.since)
-        if figure.newest is not None:
-            text = text.replace(" ago", f" ago, {times.rfc3339(figure.newest)}", 1)
+        text = figure.describe(fresh.since, at=True)
         reason = f" ({fresh.reason})" if figure.status == freshness.EMPTY and fresh.reason else ""
         lines.append(f"{figure.status}: stack {result.stack}: {text}{reason}")
     return lines

@@ -79,8 +79,9 @@ class Figure:
             "status": self.status,
         }
 
-    def describe(self, since: datetime) -> str:
-        """One phrase: `newest event 12 min ago (limit 6h)`."""
+    def describe(self, since: datetime, at: bool = False) -> str:
+        """One phrase: `newest event 12 min ago (limit 6h)`; `at`: with the newest event's
+        time, `newest event 12 min ago, 2026-11-28T07:49:13Z (limit 6h)`."""
         limit = "" if self.limit is None else f" (limit {times.show(self.limit)})"
         if self.status == EMPTY:
             return f"no {self.label} at all{limit}"
@@ -88,8 +89,8 @@ class Figure:
             return f"newest {self.label} unknown"
         if self.newest is None:
             return f"no {self.label} since {rfc3339(since)}{limit}"
-        age = self.age or timedelta(0)
-        return f"newest {self.label} {times.show_age(age)} ago{limit}"
+        when = f", {rfc3339(self.newest)}" if at else ""
+        return f"newest {self.label} {times.show_age(self.age or timedelta(0))} ago{when}{limit}"
 
 
 @dataclass(frozen=True)
@@ -115,11 +116,6 @@ class Freshness:
     def bytes_billed(self) -> int:
         """What BigQuery's on-demand pricing bills for the query (0 without one)."""
         return 0 if self.bytes_processed is None else billed(self.bytes_processed)
-
-    def describe(self) -> str:
-        """`newest event 12 min ago (limit 6h); newest entity_table_check 5 h ago`."""
-        text = "; ".join(f.describe(self.since) for f in self.figures)
-        return f"{text} ({self.reason})" if self.reason and self.source != QUERY else text
 
     def as_json(self) -> dict:
         return {
