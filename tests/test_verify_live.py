@@ -311,7 +311,7 @@ def test_plain_text_on_a_pipe(stub):
         "staging: ecf-bq.npq_events_staging.events: match; no event at all: empty; "
         "no entity_table_check at all: empty (numRows 0 and no streaming buffer)",
         "1 stacks: 1 match, 0 drift, 0 could not be checked",
-        "freshness: answered by table metadata; no query, nothing billed",
+        "freshness: no query ran (metadata answered, or the endpoint runs none): nothing billed",
     ]
     assert "\x1b[" not in done.stdout
 

@@ -107,7 +107,9 @@ def cost_line(results: Sequence[StackResult]) -> str | None:
         return None
     cost = freshness_cost(results)
     if not cost["queries"]:
-        return "freshness: answered by table metadata; no query, nothing billed"
+        return (
+            "freshness: no query ran (metadata answered, or the endpoint runs none): nothing billed"
+        )
     count = cost["queries"]
     return (
         f"freshness: {count} quer{'ies' if count != 1 else 'y'} processing "
