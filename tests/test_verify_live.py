@@ -365,7 +365,8 @@ def test_the_key_in_the_teams_variable_is_used_and_never_printed(stub):
     # A plain-http loopback endpoint gets the credentials only when asked.
     done = verify_cli(stub, "--stack", "staging", "--format", "json", env=env)
     assert done.returncode == 0, done.stderr
-    assert stub.authorizations == ["", ""]
+    # The dataset and table GETs, the freshness dry run and the query: none with a credential.
+    assert stub.authorizations == ["", "", "", ""]
     done = verify_cli(stub, "--stack", "staging", "--send-credentials", env=env)
     assert done.returncode == 0, done.stderr
     assert f"Bearer {stub.access_token}" in stub.authorizations
