@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,7 @@ from infra.errors import UserError
 from infra.model.declared import declare
 from infra.model.events import ENTITY_TABLE_CHECK
 from infra.model.stackfiles import committed_stacks, settings_for
+from infra.rules.freshness import Limits
 from tests.bq_stub import Fault, StubBigQuery
 from tests.helpers import NO_CREDENTIALS, run_cli
 
@@ -229,8 +231,6 @@ def test_stacks_are_checked_concurrently(stub):
     for index in range(6):
         declaration = target().declaration
         settings = declaration.settings
-        from dataclasses import replace
-
         renamed = replace(settings, stack=f"s{index}", dataset_id=f"npq_events_s{index}")
         targets.append(Target(renamed.stack, declaration=declare(renamed)))
         stub.put(targets[-1].declaration)
@@ -238,6 +238,23 @@ def test_stacks_are_checked_concurrently(stub):
     assert [r.status for r in results] == ["match"] * 6
     # Every stack's requests were in flight at once: its dataset GET and its table GET.
     assert stub.max_in_flight == 6 * len(READS) == 12
+
+
+def test_the_freshness_dry_run_is_in_flight_with_every_stacks_gets(stub):
+    """Freshness read: each stack's dry run joins its dataset and table GETs, all at once; the
+    tables are empty (numRows 0), so their metadata answers and no query follows."""
+    stub.delay = 0.3
+    targets = []
+    for index in range(3):
+        settings = target().declaration.settings
+        renamed = replace(settings, stack=f"f{index}", dataset_id=f"npq_events_f{index}")
+        limits = Limits(events=timedelta(hours=6), checks=None)
+        targets.append(Target(renamed.stack, declaration=declare(renamed), limits=limits))
+        stub.put(targets[-1].declaration)
+    results = check_all(targets, stub.endpoint, Deadlines(timeout=5, retry=FAST.retry), env={})
+    assert [r.freshness.events.status for r in results] == ["empty"] * 3
+    assert stub.max_in_flight == 3 * (len(READS) + 1) == 9
+    assert len(stub.bodies("jobs")) == 3 and stub.bodies("queries") == []
 
 
 def test_all_checks_every_committed_stack(stub):
