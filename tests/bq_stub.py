@@ -1,13 +1,18 @@
 """A loopback HTTP server answering BigQuery's REST `datasets.get`, `tables.get`, dry runs
-(`jobs.insert` and `jobs.query`) and the OAuth token endpoint.
+(`jobs.insert` and `jobs.query`), the freshness query (`jobs.query`) and the OAuth token
+endpoint.
 
-For what bqemulator cannot hold (CMEK keys, time travel other than 168 hours, a dry run's byte
-count: it prices every dry run at 0) and for faults (404, 403, 500, a refused query, slow
-answers). It speaks the REST shapes of BigQuery API v2: the real google-cloud-bigquery client
-talks to it through `--api-endpoint`. A query that is not a dry run is refused (400), unless a
-fault answers it otherwise. Given `answer`, it answers every request with what that returns
-instead: any status, content type and bytes, or (None) a JSON body dripped a byte at a time.
-Used by the tests and by bench/verify_concurrency.py.
+For what bqemulator cannot hold (CMEK keys, time travel other than 168 hours, a streaming
+buffer, a dry run's byte count: it prices every dry run at 0) and for faults (404, 403, 500,
+501, a refused query, slow answers). It speaks the REST shapes of BigQuery API v2 (the answers
+of google-cloud-bigquery 3.47's requests): the real client talks to it through
+`--api-endpoint`. A dry run over a table of a dataset it holds, but not the table, is a 404;
+over a dataset it was not given (records' tests give none), it is priced at `bytes_processed`.
+The one query it runs is infra.bigquery.freshness's, over the events held with `events()`;
+any other query is refused (400), unless a fault answers it otherwise. Given `answer`, it
+answers every request with what that returns instead: any status, content type and bytes, or
+(None) a JSON body dripped a byte at a time. Used by the tests and by
+bench/verify_concurrency.py.
 """
 
 from __future__ import annotations
@@ -17,11 +22,14 @@ import json
 import re
 import threading
 import time
+import uuid
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from infra.bigquery.freshness import NEWEST_CHECK, NEWEST_EVENT
 from infra.model.declared import Declaration
 
 _PATH_RE = re.compile(
@@ -31,12 +39,14 @@ _PATH_RE = re.compile(
 _JOBS_RE = re.compile(r"^/bigquery/v2/projects/(?P<project>[^/]+)/(?P<kind>jobs|queries)$")
 # How often the serving thread looks for a shutdown: stop() waits up to this long.
 POLL_INTERVAL = 0.01
+_FROM_RE = re.compile(r"FROM `(?P<project>[^.`]+)\.(?P<dataset>[^.`]+)\.(?P<table>[^.`]+)`")
 _STATUS_NAMES = {
     400: ("INVALID_ARGUMENT", "invalid"),
     401: ("UNAUTHENTICATED", "unauthorized"),
     403: ("PERMISSION_DENIED", "accessDenied"),
     404: ("NOT_FOUND", "notFound"),
     500: ("INTERNAL", "backendError"),
+    501: ("UNIMPLEMENTED", "notImplemented"),
     503: ("UNAVAILABLE", "backendError"),
 }
 
@@ -121,7 +131,9 @@ class StubBigQuery:
         self.answer = answer
         self.datasets: dict[tuple[str, str], dict] = {}
         self.tables: dict[tuple[str, str, str], dict] = {}
-        # What a dry run says the query would process.
+        # Each table's events as (occurred_at, event_type), for the freshness query.
+        self.rows: dict[tuple[str, str, str], list[tuple[datetime, str]]] = defaultdict(list)
+        # What a dry run, and the query, say the query processes.
         self.bytes_processed = bytes_processed
         self.requests: dict[str, int] = defaultdict(int)
         self.calls: list[Call] = []
@@ -144,6 +156,15 @@ class StubBigQuery:
         self.tables[(spec.project, spec.dataset_id, declaration.table.table_id)] = (
             table or live_table(declaration)
         )
+
+    def events(self, declaration: Declaration, rows: Iterable[tuple[datetime, str]]) -> None:
+        """Hold these events in the declared table and count them in its `numRows` (as
+        BigQuery does once its streaming buffer is flushed)."""
+        spec = declaration.table
+        key = (spec.project, spec.dataset_id, spec.table_id)
+        self.rows[key].extend(rows)
+        if key in self.tables:
+            self.tables[key]["numRows"] = str(len(self.rows[key]))
 
     def fault(self, path: str, fault: Fault) -> None:
         """Answer requests for `path` (e.g. /bigquery/v2/projects/p/datasets/d) with `fault`."""
@@ -211,7 +232,7 @@ class StubBigQuery:
                 if remaining <= 0:
                     queue.pop(0)
                 else:
-                    queue[0] = Fault(fault.status, fault.delay, remaining)
+                    queue[0] = Fault(fault.status, fault.delay, remaining, fault.reason)
             return fault
 
     @property
@@ -278,7 +299,17 @@ class StubBigQuery:
         self._send(handler, 200, resource)
 
     def _query(self, handler: BaseHTTPRequestHandler, project: str, kind: str, body: dict):
-        """A dry run's answer: DONE, with the bytes the query would process. Nothing else."""
+        """A dry run (jobs.insert or jobs.query with dryRun), or the freshness query."""
+        sql = (body.get("configuration", {}).get("query") or body).get("query", "")
+        source = _FROM_RE.search(sql)
+        key = None if source is None else (source["project"], source["dataset"], source["table"])
+        dry_run = _is_dry_run(kind, body)
+        if not dry_run and (kind != "queries" or NEWEST_CHECK not in sql):
+            return self._error(handler, 400, "only dry runs and the freshness query run here")
+        held = key is not None and key[:2] in self.datasets
+        if (held or not dry_run) and key not in self.tables:
+            where = key and f"{key[0]}:{key[1]}.{key[2]}"
+            return self._error(handler, 404 if key else 400, f"Not found: Table {where}")
         total = str(self.bytes_processed)
         if kind == "jobs" and body.get("configuration", {}).get("dryRun"):
             reference = {**body.get("jobReference", {}), "projectId": project}
@@ -311,7 +342,33 @@ class StubBigQuery:
                 "cacheHit": False,
             }
             return self._send(handler, 200, answer)
-        self._error(handler, 400, "only dry runs are answered here")
+        parameters = {p["name"]: p["parameterValue"]["value"] for p in body["queryParameters"]}
+        since = datetime.fromisoformat(parameters["since"].replace(" ", "T"))
+        since = since if since.tzinfo else since.replace(tzinfo=UTC)
+        rows = [(at, kind) for at, kind in self.rows[key] if at >= since]
+        newest = max((at for at, _kind in rows), default=None)
+        newest_check = max(
+            (at for at, kind in rows if kind == parameters["check_type"]), default=None
+        )
+        micros = (body.get("formatOptions") or {}).get("useInt64Timestamp")
+        answer = {
+            "kind": "bigquery#queryResponse",
+            "schema": {
+                "fields": [
+                    {"name": NEWEST_EVENT, "type": "TIMESTAMP", "mode": "NULLABLE"},
+                    {"name": NEWEST_CHECK, "type": "TIMESTAMP", "mode": "NULLABLE"},
+                ]
+            },
+            "jobReference": {"projectId": project, "jobId": uuid.uuid4().hex},
+            "totalRows": "1",
+            "rows": [
+                {"f": [{"v": _timestamp(newest, micros)}, {"v": _timestamp(newest_check, micros)}]}
+            ],
+            "totalBytesProcessed": total,
+            "jobComplete": True,
+            "cacheHit": False,
+        }
+        return self._send(handler, 200, answer)
 
     def _error(
         self,
@@ -364,3 +421,16 @@ class StubBigQuery:
             handler.wfile.write(data)
         except (BrokenPipeError, ConnectionResetError):
             pass  # the client gave up (a deadline shorter than our delay)
+
+
+def _timestamp(moment: datetime | None, micros: bool) -> str | None:
+    """A TIMESTAMP cell as BigQuery writes it: microseconds when the request asks for int64
+    timestamps (formatOptions.useInt64Timestamp), else seconds as a float."""
+    if moment is None:
+        return None
+    seconds = moment.timestamp()
+    return str(round(seconds * 1_000_000)) if micros else f"{seconds:.6f}"
+
+
+def _is_dry_run(kind: str, body: dict) -> bool:
+    return bool(body.get("dryRun") if kind == "queries" else body["configuration"].get("dryRun"))

@@ -14,12 +14,15 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from infra.cli import verify as verify_command
 from infra.cli.main import main as cli_main
 from infra.model.declared import declare
+from infra.model.events import ENTITY_TABLE_CHECK
 from infra.model.settings import ConfigError, load_settings
 from infra.model.stackfiles import settings_for
 from infra.rules import schema_lock
@@ -32,6 +35,8 @@ LIVE = ROOT / "tests" / "data" / "live"
 LIVE_TABLE = LIVE / "npq_events_staging.events.json"
 LIVE_DATASET = LIVE / "npq_events_staging.json"
 LOCK = ROOT / "schema" / schema_lock.SCHEMA_LOCK
+# The time verify reads freshness at, so ages and partition starts print the same every day.
+NOW = datetime(2026, 12, 1, 9, 0, 0, tzinfo=UTC)
 
 
 def live(path: Path) -> dict:
@@ -140,6 +145,19 @@ def lock_check_with_drops(tmp: Path, _stub: StubBigQuery) -> list[str]:
     return ["schema", "check", "--lock-dir", str(tmp)]
 
 
+def streaming(stub: StubBigQuery, declaration, dataset: dict, table: dict) -> None:
+    """The stack's dataset and table as given, holding events as the app streams them: the
+    newest 18 minutes before NOW, and that night's entity table check at 00:30."""
+    stub.put(declaration, dataset=dataset, table=table)
+    stub.events(
+        declaration,
+        [
+            (datetime(2026, 12, 1, 8, 42, tzinfo=UTC), "web_request"),
+            (datetime(2026, 12, 1, 0, 30, tzinfo=UTC), ENTITY_TABLE_CHECK),
+        ],
+    )
+
+
 def verify_drift(*extra: str, fmt: str = "text") -> Case:
     """The live staging reference with drift of every kind a live table can have."""
 
@@ -157,7 +175,7 @@ def verify_drift(*extra: str, fmt: str = "text") -> Case:
         table["type"] = "VIEW"
         tag = {"names": ["projects/ecf-bq/locations/europe-west2/taxonomies/1/policyTags/2"]}
         table["schema"]["fields"][12]["fields"][1]["policyTags"] = tag
-        stub.put(declare(settings_for("staging")), dataset=dataset, table=table)
+        streaming(stub, declare(settings_for("staging")), dataset, table)
         return ["verify", "--stack", "staging", "--api-endpoint", stub.endpoint, *extra, fmt]
 
     return case
@@ -186,7 +204,7 @@ def other_template(*extra: str) -> Case:
         fields["hidden_DATA"]["fields"][0]["name"] = "KEY"
         fields["user_id"]["type"] = "INTEGER"
         table["schema"]["fields"].remove(fields["environment"])
-        stub.put(declare(settings_for("staging")), dataset=dataset, table=table)
+        streaming(stub, declare(settings_for("staging")), dataset, table)
         return ["verify", "--stack", "staging", "--api-endpoint", stub.endpoint, *extra]
 
     return case
@@ -234,6 +252,11 @@ CASES: dict[str, Case] = {
 def stub():
     with StubBigQuery() as server:
         yield server
+
+
+@pytest.fixture(autouse=True)
+def verify_reads_at_now(monkeypatch):
+    monkeypatch.setattr(verify_command, "utc_now", lambda: NOW)
 
 
 def transcript(argv: list[str], code: int, out: str, err: str, tmp: Path, endpoint: str) -> str:

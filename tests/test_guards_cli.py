@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import json
 import shutil
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from infra.cli.main import main as cli_main
 from infra.model.declared import declare
+from infra.model.events import ENTITY_TABLE_CHECK
 from infra.model.stackfiles import settings_for
 from infra.rules import schema_lock
 from tests.bq_stub import StubBigQuery
@@ -177,11 +179,20 @@ def stub():
         yield server
 
 
+def streaming(stub: StubBigQuery, stack: str) -> None:
+    """The stack's dataset and table as declared, with an event and an entity table check that
+    have just arrived: within every committed stack's freshness limits."""
+    declaration = declare(settings_for(stack))
+    stub.put(declaration)
+    now = datetime.now(UTC)
+    stub.events(declaration, [(now, "web_request"), (now, ENTITY_TABLE_CHECK)])
+
+
 @pytest.mark.parametrize("order", [("staging", "sandbox"), ("sandbox", "staging")])
 def test_drift_in_one_stack_and_an_error_in_another_exits_2(capsys, tmp_path, stub, order):
     shutil.copy(ROOT / "Pulumi.staging.yaml", tmp_path / "Pulumi.staging.yaml")
     stack_dir_with(tmp_path, "sandbox", "timeTravelHours: 168", "timeTravelHours: 100")
-    stub.put(declare(settings_for("staging")))
+    streaming(stub, "staging")
     stub.datasets[("ecf-bq", "npq_events_staging")]["maxTimeTravelHours"] = "48"
 
     argv = ["--project-dir", str(tmp_path), "verify", "--api-endpoint", stub.endpoint]
@@ -199,7 +210,7 @@ def test_drift_alone_exits_1_and_a_match_0(capsys, tmp_path, stub):
     shutil.copy(ROOT / "Pulumi.staging.yaml", tmp_path / "Pulumi.staging.yaml")
     shutil.copy(ROOT / "Pulumi.sandbox.yaml", tmp_path / "Pulumi.sandbox.yaml")
     for stack in ("staging", "sandbox"):
-        stub.put(declare(settings_for(stack)))
+        streaming(stub, stack)
     argv = ["--project-dir", str(tmp_path), "verify", "--api-endpoint", stub.endpoint, "--all"]
     assert npq_events(capsys, *argv)[0] == 0
     stub.datasets[("ecf-bq", "npq_events_sandbox")]["maxTimeTravelHours"] = "48"

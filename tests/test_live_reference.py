@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import json
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,9 @@ from google.cloud import bigquery
 
 from infra.bigquery.provision import create_declared
 from infra.cli.main import main as cli_main
+from infra.model import schema
 from infra.model.declared import declare
+from infra.model.events import ENTITY_TABLE_CHECK
 from infra.model.stackfiles import settings_for
 from infra.program.offline_plan import plan_stack
 from tests.bq_stub import StubBigQuery
@@ -136,10 +139,14 @@ def is_description(path: str) -> bool:
 def test_verify_on_the_live_reference_is_a_match(capsys, live_dataset, live_table):
     declaration = declare(settings_for("staging"))
     with StubBigQuery() as stub:
-        stub.put(declaration, dataset=live_dataset, table=live_table)
+        stub.put(declaration, dataset=live_dataset, table=copy.deepcopy(live_table))
+        # Events that have just arrived, as the app streams them (staging sets maxStaleness).
+        now = datetime.now(UTC)
+        stub.events(declaration, [(now, "web_request"), (now, ENTITY_TABLE_CHECK)])
         code, stack = verify_against(capsys, stub.endpoint)
     assert code == 0, stack
     assert (stack["status"], stack["effect"], stack["error"]) == ("match", "none", None)
+    assert stack["freshness"]["status"] == "fresh"
     # Only the wording the reference leaves out: the dataset's, the table's and every column's.
     paths = [f["path"] for f in stack["findings"]]
     assert {f["level"] for f in stack["findings"]} == {"note"}
@@ -170,13 +177,17 @@ def test_verify_on_the_live_reference_loaded_into_the_emulator_is_a_match(
     table = {key: copy.deepcopy(live_table[key]) for key in CREATABLE_TABLE}
     table["tableReference"]["datasetId"] = dataset_id
     bq_client.create_dataset(bigquery.Dataset.from_api_repr(dataset), timeout=10)
-    bq_client.create_table(bigquery.Table.from_api_repr(table), timeout=10)
+    created = bq_client.create_table(bigquery.Table.from_api_repr(table), timeout=10)
+    # An event that has just arrived, as the app streams them (staging sets maxStaleness).
+    event = {schema.OCCURRED_AT: datetime.now(UTC).isoformat(), schema.EVENT_TYPE: "web_request"}
+    assert bq_client.insert_rows_json(created, [event], timeout=10) == []
 
     code, stack = verify_against(
         capsys, emulator.endpoint, "--project-dir", str(tmp_path), emulator_flag=True
     )
     assert code == 0, [f for f in stack["findings"] if f["level"] == "drift"]
     assert (stack["status"], stack["effect"]) == ("match", "none")
+    assert stack["freshness"]["status"] == "fresh"
     notes = [f["path"] for f in stack["findings"] if not is_description(f["path"])]
     # The emulator keeps no CMEK: the two keys are notes there, nothing else.
     assert notes == [

@@ -14,12 +14,14 @@ import shutil
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from infra.bigquery.local import STATE_DIR_ENV
 from infra.model.declared import declare
+from infra.model.events import ENTITY_TABLE_CHECK
 from infra.model.stackfiles import settings_for
 from tests.bq_stub import StubBigQuery
 from tests.helpers import NO_CREDENTIALS, ROOT, one_line_error, run_cli
@@ -63,9 +65,14 @@ def project(tmp_path) -> Path:
 
 @pytest.fixture
 def stub():
+    """Every committed stack as declared, each with an event and an entity table check that
+    have just arrived: within every stack's freshness limits."""
+    now = datetime.now(UTC)
     with StubBigQuery() as server:
         for stack in STACKS:
-            server.put(declare(settings_for(stack)))
+            declaration = declare(settings_for(stack))
+            server.put(declaration)
+            server.events(declaration, [(now, "web_request"), (now, ENTITY_TABLE_CHECK)])
         yield server
 
 

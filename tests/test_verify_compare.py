@@ -530,7 +530,15 @@ def test_json_shape(staging):
     table = live_table(staging)
     fields_of(table).append({"name": "legacy_id", "type": "STRING"})
     document = compare(staging, None, None).as_json()
-    assert list(document) == ["stack", "table", "status", "effect", "findings", "error"]
+    assert list(document) == [
+        "stack",
+        "table",
+        "status",
+        "effect",
+        "findings",
+        "error",
+        "freshness",
+    ]
     document = compare(staging, live_dataset(staging), table).as_json()
     assert document["status"] == "drift" and document["error"] is None
     finding = document["findings"][0]

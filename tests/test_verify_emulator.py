@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,7 @@ import yaml
 from google.cloud import bigquery
 
 from infra.bigquery.provision import create_declared
+from infra.model import schema
 from infra.model.declared import Declaration, declare
 from infra.model.stackfiles import settings_for
 from tests.helpers import NO_CREDENTIALS, ROOT, run_cli
@@ -26,9 +28,11 @@ from tests.helpers import NO_CREDENTIALS, ROOT, run_cli
 
 @pytest.fixture
 def stack_dir(tmp_path: Path) -> Path:
-    """The staging stack file with a datasetId of this test's own."""
+    """The staging stack file with a datasetId of this test's own, and without its freshness
+    limit: these tables hold no events (freshness: tests/test_freshness.py)."""
     document = yaml.safe_load((ROOT / "Pulumi.staging.yaml").read_text())
     document["config"]["npq-analytics:datasetId"] = f"npq_events_staging_{uuid.uuid4().hex[:8]}"
+    document["config"].pop("npq-analytics:maxStaleness")
     (tmp_path / "Pulumi.staging.yaml").write_text(yaml.safe_dump(document))
     return tmp_path
 
@@ -148,6 +152,10 @@ def test_done_when_staging_matches_then_an_added_column_would_be_dropped(emulato
     staging = declare(settings_for("staging"))
     create_declared(bq_client, staging)
     args = ("verify", "--stack", "staging", "--api-endpoint", emulator.endpoint, "--emulator")
+
+    # An event has just arrived, as the app streams them (staging sets maxStaleness).
+    event = {schema.OCCURRED_AT: datetime.now(UTC).isoformat(), schema.EVENT_TYPE: "web_request"}
+    assert bq_client.insert_rows_json(staging.table.ref, [event], timeout=10) == []
 
     done = run_cli(*args, env=NO_CREDENTIALS)
     assert done.returncode == 0, done.stdout + done.stderr

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -18,7 +20,9 @@ from infra.cli.main import build_parser
 from infra.cli.verify import exit_status
 from infra.errors import UserError
 from infra.model.declared import declare
+from infra.model.events import ENTITY_TABLE_CHECK
 from infra.model.stackfiles import committed_stacks, settings_for
+from infra.rules.freshness import Limits
 from tests.bq_stub import Fault, StubBigQuery
 from tests.helpers import NO_CREDENTIALS, run_cli
 
@@ -35,6 +39,15 @@ def stub():
 
 def target(stack: str = "staging") -> Target:
     return Target(stack, declaration=declare(settings_for(stack)))
+
+
+def streaming(stub: StubBigQuery, stack: str = "staging") -> None:
+    """Hold the stack's dataset and table as declared, with an event and an entity table check
+    that have just arrived: within every committed stack's freshness limits."""
+    declaration = target(stack).declaration
+    stub.put(declaration)
+    now = datetime.now(UTC)
+    stub.events(declaration, [(now, "web_request"), (now, ENTITY_TABLE_CHECK)])
 
 
 def check(stub: StubBigQuery, stack: str = "staging"):
@@ -201,7 +214,7 @@ def test_unreachable_endpoint_is_an_error():
 
 def test_one_stacks_error_never_hides_anothers_result(stub):
     for stack in ("staging", "production"):
-        stub.put(target(stack).declaration)
+        streaming(stub, stack)
     stub.fault(dataset_path("staging"), Fault(status=403, times=None))
     results = check_all([target("staging"), target("production")], stub.endpoint, FAST, env={})
     assert [(r.stack, r.status) for r in results] == [("staging", "error"), ("production", "match")]
@@ -218,8 +231,6 @@ def test_stacks_are_checked_concurrently(stub):
     for index in range(6):
         declaration = target().declaration
         settings = declaration.settings
-        from dataclasses import replace
-
         renamed = replace(settings, stack=f"s{index}", dataset_id=f"npq_events_s{index}")
         targets.append(Target(renamed.stack, declaration=declare(renamed)))
         stub.put(targets[-1].declaration)
@@ -229,9 +240,26 @@ def test_stacks_are_checked_concurrently(stub):
     assert stub.max_in_flight == 6 * len(READS) == 12
 
 
+def test_the_freshness_dry_run_is_in_flight_with_every_stacks_gets(stub):
+    """Freshness read: each stack's dry run joins its dataset and table GETs, all at once; the
+    tables are empty (numRows 0), so their metadata answers and no query follows."""
+    stub.delay = 0.3
+    targets = []
+    for index in range(3):
+        settings = target().declaration.settings
+        renamed = replace(settings, stack=f"f{index}", dataset_id=f"npq_events_f{index}")
+        limits = Limits(events=timedelta(hours=6), checks=None)
+        targets.append(Target(renamed.stack, declaration=declare(renamed), limits=limits))
+        stub.put(targets[-1].declaration)
+    results = check_all(targets, stub.endpoint, Deadlines(timeout=5, retry=FAST.retry), env={})
+    assert [r.freshness.events.status for r in results] == ["empty"] * 3
+    assert stub.max_in_flight == 3 * (len(READS) + 1) == 9
+    assert len(stub.bodies("jobs")) == 3 and stub.bodies("queries") == []
+
+
 def test_all_checks_every_committed_stack(stub):
     for stack in committed_stacks():
-        stub.put(target(stack).declaration)
+        streaming(stub, stack)
     done = verify_cli(stub, "--all", "--format", "json")
     assert done.returncode == 0, done.stdout + done.stderr
     stacks = json.loads(done.stdout)["stacks"]
@@ -250,7 +278,7 @@ def test_a_bad_stack_file_is_that_stacks_error_only(stub, tmp_path):
         "  npq-analytics:timeTravelHours: 100\n"
     )
     for stack in ("staging", "production"):
-        stub.put(target(stack).declaration)
+        streaming(stub, stack)
     done = run_cli(
         "--project-dir",
         str(tmp_path),
@@ -294,11 +322,13 @@ def test_markdown_goes_to_stdout_and_the_step_summary(stub, tmp_path):
 
 def test_plain_text_on_a_pipe(stub):
     stub.put(target().declaration)
-    done = verify_cli(stub, "--stack", "staging")
+    done = verify_cli(stub, "--stack", "staging", "--max-staleness", "none")
     assert done.returncode == 0
     assert done.stdout.splitlines() == [
-        "staging: ecf-bq.npq_events_staging.events: match",
+        "staging: ecf-bq.npq_events_staging.events: match; no event at all: empty; "
+        "no entity_table_check at all: empty (numRows 0 and no streaming buffer)",
         "1 stacks: 1 match, 0 drift, 0 could not be checked",
+        "freshness: no query ran (metadata answered, or the endpoint runs none): nothing billed",
     ]
     assert "\x1b[" not in done.stdout
 
@@ -346,13 +376,14 @@ def _service_account_key(token_uri: str) -> tuple[str, str]:
 
 
 def test_the_key_in_the_teams_variable_is_used_and_never_printed(stub):
-    stub.put(target().declaration)
+    streaming(stub)
     key_json, pem = _service_account_key(stub.token_uri)
     env = {"BIGQUERY_DFE_ANALYTICS_API_JSON_KEY": key_json}
     # A plain-http loopback endpoint gets the credentials only when asked.
     done = verify_cli(stub, "--stack", "staging", "--format", "json", env=env)
     assert done.returncode == 0, done.stderr
-    assert stub.authorizations == ["", ""]
+    # The dataset and table GETs, the freshness dry run and the query: none with a credential.
+    assert stub.authorizations == ["", "", "", ""]
     done = verify_cli(stub, "--stack", "staging", "--send-credentials", env=env)
     assert done.returncode == 0, done.stderr
     assert f"Bearer {stub.access_token}" in stub.authorizations
@@ -380,7 +411,7 @@ def test_a_malformed_key_variable_is_named_not_shown():
 
 def test_a_table_without_a_key_is_drift_at_any_endpoint_unless_told_it_is_an_emulator(stub):
     """Only the emulator lacks CMEK: a loopback endpoint is not a reason to waive the key."""
-    stub.put(target().declaration)
+    streaming(stub)
     stub.datasets[("ecf-bq", "npq_events_staging")].pop("defaultEncryptionConfiguration")
     stub.tables[("ecf-bq", "npq_events_staging", "events")].pop("encryptionConfiguration")
     done = verify_cli(stub, "--stack", "staging", "--format", "json")

@@ -19,6 +19,7 @@ import stat
 import subprocess
 import sys
 import tomllib
+from datetime import UTC, datetime, timedelta
 from importlib.metadata import version as installed_version
 from pathlib import Path
 
@@ -27,7 +28,11 @@ import yaml
 from packaging.requirements import Requirement
 from packaging.version import Version
 
-from infra.model.stackfiles import committed_stacks
+from infra.model.declared import declare
+from infra.model.events import ENTITY_TABLE_CHECK
+from infra.model.stackfiles import committed_stacks, settings_for
+from infra.model.times import rfc3339
+from tests.bq_stub import StubBigQuery
 from tests.helpers import ROOT
 
 GITHUB = ROOT / ".github"
@@ -191,8 +196,11 @@ def test_drift_reads_exit_7_as_drift_and_checks_every_stack_read_only():
     setup = next(
         s for s in steps(drift["jobs"]["check"]) if s.get("uses") == "./.github/actions/setup"
     )
-    assert setup["with"]["service_account"] == "${{ vars.GCP_PREVIEW_SERVICE_ACCOUNT }}"
+    # monitor: read-only, and the only account with data access, which only main can reach.
+    assert setup["with"]["service_account"] == "${{ vars.GCP_MONITOR_SERVICE_ACCOUNT }}"
     assert set(drift["on"]) == {"schedule", "workflow_dispatch"}
+    (monitor,) = [x for x in DOCS.read_text().splitlines() if x.startswith("| **monitor** |")]
+    assert "ref:refs/heads/main` only" in monitor and "pull_request" not in monitor
 
 
 # --- every preview and up refreshes first ------------------------------------------------------
@@ -909,6 +917,80 @@ def test_drift_stack_combines_verify_and_refresh(
     (call,) = pulumi_calls(tmp_path)
     assert call[:4] == ["refresh", "--stack", "staging", "--preview-only"]
     assert "--expect-no-changes" in call
+
+
+def cli_against(bin_dir: Path, endpoint: str) -> None:
+    """`npq-events` as the real CLI, every command given `--api-endpoint ENDPOINT` and no
+    credentials: the pipelines' scripts run unchanged against a loopback BigQuery."""
+    script = bin_dir / "npq-events"
+    script.write_text(
+        "#!/bin/sh\n"
+        "BIGQUERY_DFE_ANALYTICS_API_JSON_KEY= GOOGLE_APPLICATION_CREDENTIALS= "
+        f'exec "{sys.executable}" -m infra.cli "$@" --api-endpoint {endpoint}\n'
+    )
+    script.chmod(0o755)
+
+
+def test_a_quiet_stack_opens_the_drift_issue_naming_its_newest_event(fake_path, tmp_path):
+    production = declare(settings_for("production"))
+    newest = datetime.now(UTC) - timedelta(hours=13)  # past production's 12h maxStaleness
+    with StubBigQuery() as stub:
+        stub.put(production)
+        stub.events(production, [(newest, "web_request"), (newest, ENTITY_TABLE_CHECK)])
+        cli_against(fake_path, stub.endpoint)
+        result = subprocess.run(
+            [str(SCRIPTS / "drift-stack"), "production", str(tmp_path / "drift")],
+            env=script_env(fake_path, tmp_path, FAKE_REFRESH_EXIT="0"),
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    assert result.returncode == 1, result.stdout + result.stderr
+    section = (tmp_path / "drift" / "production.md").read_text()
+    assert "`npq-events verify --stack production`: **quiet**: events stopped arriving" in section
+    assert "**drift**" not in section.split("\n\n")[1]  # the table matches
+    (line,) = [x for x in section.splitlines() if x.startswith("- stale: ")]
+    assert line.startswith("- stale: stack production: newest event 13 h")
+    assert line.endswith(f" ago, {rfc3339(newest)} (limit 12h)")
+
+    report = subprocess.run(
+        [str(SCRIPTS / "drift-report"), str(tmp_path / "drift"), "production"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert report.returncode == 1
+    (tmp_path / "report.md").write_text(report.stdout)
+    env = {"CHECK_CLEAN": "false", "REPORT_FILE": str(tmp_path / "report.md")}
+    calls = github_script("drift.yml", TRACK, tmp_path, {"issues": []}, env)
+    (created,) = [c["params"] for c in calls if c["call"] == "issues.create"]
+    assert rfc3339(newest) in created["body"]
+
+
+def test_drift_stack_tells_drift_and_quiet_apart(fake_path, tmp_path):
+    script = fake_path / "npq-events"
+    for table, stderr, words in (
+        ("| ❌ drift |", "", ["**drift**: live differs"]),
+        ("| ✅ match |", "npq-events: empty: stack staging: no event at all", ["**quiet**"]),
+        (
+            "| ❌ drift |",
+            "npq-events: stale: stack staging: no event since",
+            ["**drift**", "; **quiet**"],
+        ),
+    ):
+        script.write_text(f'#!/bin/sh\necho "{table}"\necho "{stderr}" >&2\nexit 1\n')
+        script.chmod(0o755)
+        subprocess.run(
+            [str(SCRIPTS / "drift-stack"), "staging", str(tmp_path / "drift")],
+            env=script_env(fake_path, tmp_path, FAKE_REFRESH_EXIT="0"),
+            capture_output=True,
+            check=False,
+        )
+        verify_line = (tmp_path / "drift" / "staging.md").read_text().splitlines()[2]
+        for word in words:
+            assert word in verify_line, (table, stderr, verify_line)
+        assert ("**quiet**" in verify_line) == bool(stderr)
 
 
 def test_drift_report_is_clean_only_when_every_stack_is(tmp_path):

@@ -53,3 +53,13 @@ def human(size: int) -> str:
     if figure == "1000.0" and unit != _SHOWN_UNITS[-1]:
         unit, figure = _SHOWN_UNITS[_SHOWN_UNITS.index(unit) + 1], "1.0"
     return f"{figure.removesuffix('.0')} {unit}"
+
+
+def human_binary(size: int) -> str:
+    """A byte count in binary units, as BigQuery's billing minimum is written: `10 MiB`."""
+    for unit in ("PiB", "TiB", "GiB", "MiB", "KiB"):
+        scale = _BINARY[unit.upper()]
+        if size >= scale:
+            shown = f"{size / scale:.1f}".removesuffix(".0")
+            return f"{shown} {unit}"
+    return f"{size} B"

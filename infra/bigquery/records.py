@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from google.cloud import bigquery
 
@@ -25,6 +25,8 @@ from infra.errors import UnexpectedAnswer
 from infra.model import schema
 from infra.model.declared import TableSpec
 from infra.model.schema import quote_identifier
+from infra.model.times import rfc3339 as iso
+from infra.rules.billing import MIN_BILLED_BYTES
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 10_000
@@ -32,9 +34,6 @@ MASK = "***"
 # Client.query wraps the per-call retry in a whole-job retry that keeps going for up to ten
 # minutes (an unreachable endpoint hung there): an interactive command fails fast instead.
 NO_JOB_RETRY = None
-# BigQuery bills at least 10 MB per table a query reads: a lower byte ceiling on the job itself
-# would fail even the smallest query.
-MIN_BILLED_BYTES = 10 * 1024 * 1024
 # The columns records shows, in order. The others (user agent, referer, request id, content
 # type, anonymised agent and IP) are not read, so not billed.
 SHOWN: tuple[str, ...] = (
@@ -78,8 +77,7 @@ class Query:
 
 def build_query(table: TableSpec, filters: Filters) -> Query:
     """The parameterised SELECT for the filters against the declared table."""
-    if not _REF_RE.fullmatch(table.ref):
-        raise ValueError(f"table reference {table.ref!r} is not a plain project.dataset.table")
+    check_ref(table)
     time_column = quote_identifier(table.partition_field)
     columns = []
     for name in SHOWN:
@@ -118,6 +116,12 @@ def build_query(table: TableSpec, filters: Filters) -> Query:
         + f"\nORDER BY {time_column} DESC\nLIMIT @limit"
     )
     return Query(sql=sql, parameters=tuple(parameters))
+
+
+def check_ref(table: TableSpec) -> None:
+    """ValueError unless the table's reference is safe to quote in SQL as it is."""
+    if not _REF_RE.fullmatch(table.ref):
+        raise ValueError(f"table reference {table.ref!r} is not a plain project.dataset.table")
 
 
 def dry_run(
@@ -166,6 +170,7 @@ def run(
     """
     config = bigquery.QueryJobConfig(
         query_parameters=list(query.parameters),
+        # BigQuery bills at least MIN_BILLED_BYTES: a lower ceiling would fail every query.
         maximum_bytes_billed=max(max_bytes, MIN_BILLED_BYTES),
     )
     rows = client.query_and_wait(
@@ -216,7 +221,3 @@ def render_key_values(pairs: Mapping[str, Sequence[str]]) -> str:
         shown = values[0] if len(values) == 1 else "[" + ", ".join(values) + "]"
         parts.append(f"{key}={shown}")
     return ", ".join(parts)
-
-
-def iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")

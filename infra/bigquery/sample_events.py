@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from infra.model import schema
+from infra.model.events import ENTITY_TABLE_CHECK
 
 DEFAULT_SEED = 20261101
 DEFAULT_DAYS = 7
@@ -162,7 +163,7 @@ def _nightly_checks(sample: _Sample, at: datetime, start: datetime) -> None:
     for offset, table in enumerate(CHECKED_TABLES):
         sample.add(
             at + timedelta(seconds=offset * 7),
-            "entity_table_check",
+            ENTITY_TABLE_CHECK,
             {
                 schema.ENTITY_TABLE_NAME: table,
                 schema.EVENT_TAGS: [check_id],

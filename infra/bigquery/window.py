@@ -12,11 +12,10 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from infra.errors import InvalidValue
+from infra.model import times
 
 DEFAULT_SINCE = "24h"
 NOW = "now"
-_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
-_DURATION_RE = re.compile(r"([0-9]{1,6})([mhdw])")
 _DATE_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _TIME_RE = re.compile(
     r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]{1,6})?)?"
@@ -75,9 +74,8 @@ def _moment(text: str, now: datetime, end: bool) -> datetime:
     """ValueError for a value of no accepted form, OverflowError for one out of range."""
     if text.lower() == NOW:
         return now
-    match = _DURATION_RE.fullmatch(text)
-    if match:
-        return now - timedelta(**{_UNITS[match[2]]: int(match[1])})
+    if times.DURATION_RE.fullmatch(text):
+        return now - times.parse(text)
     # A well-shaped but impossible date such as 2026-02-30 raises ValueError too.
     if _DATE_RE.fullmatch(text):
         day = date.fromisoformat(text)

@@ -5,18 +5,26 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from dataclasses import replace
+from datetime import timedelta
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from infra.bigquery.client import DEFAULT_DEADLINES
-from infra.bigquery.live import check_all, load_target
+from infra.bigquery.live import Target, check_all, load_target
+from infra.bigquery.window import utc_now
 from infra.cli import options, verify_report
-from infra.cli.output import console, emit_json, error_line, warning_line
-from infra.errors import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, UserError
+from infra.cli.output import PROG, console, emit_json, error_line, warning_line
+from infra.errors import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, InvalidValue, UserError, printable
+from infra.model import times
+from infra.model.events import ENTITY_TABLE_CHECK
 from infra.model.stackfiles import committed_stacks
+from infra.rules.freshness import Limits
 from infra.rules.verify import DRIFT, ERROR, StackResult
 
 FORMATS = ("text", "json", "markdown")
+NO_LIMIT = "none"  # --max-staleness none: lift the stack's limit for this run
+_UNSET = object()
 STEP_SUMMARY_ENV = "GITHUB_STEP_SUMMARY"
 
 
@@ -24,7 +32,9 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.description = (
         "Read each stack's dataset and events table from BigQuery and compare "
         "them with what Pulumi.<stack>.yaml and infra/model/schema.py declare. Exit 0: every "
-        "stack matches; 1: drift; 2: a stack could not be checked. With --before-up, drift that "
+        "stack matches; 1: drift, or events older than a freshness limit; 2: a stack could not "
+        "be checked. Each stack's result also says when its newest event, and its newest "
+        f"{ENTITY_TABLE_CHECK}, occurred (docs/freshness.md). With --before-up, drift that "
         "pulumi up would resolve in place (or by creating what is missing) exits 0: only a "
         "dropped column, a replaced table or an expiry exits 1."
     )
@@ -52,7 +62,25 @@ def register(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="the check a deploy runs before `pulumi up`: exit 1 only when live differs from "
         "the code in a way that loses stored events (drop_column, replace, expires); a pending "
-        "in-place change is what the up is for",
+        "in-place change is what the up is for; the stacks' freshness limits are not in force "
+        "(the up may be what lets events arrive again), the flags' are",
+    )
+    parser.add_argument(
+        "--max-staleness",
+        type=options.typed("--max-staleness", limit_or_none),
+        default=_UNSET,
+        metavar="DURATION",
+        help="fail (exit 1) when a stack's newest event is older than this, or its table holds "
+        f"none: {times.EXAMPLES}, as for `records --since`; `{NO_LIMIT}`: no limit, the age is "
+        "reported only (default: the stack's maxStaleness)",
+    )
+    parser.add_argument(
+        "--max-check-staleness",
+        type=options.typed("--max-check-staleness", limit_or_none),
+        default=_UNSET,
+        metavar="DURATION",
+        help=f"the same for the newest {ENTITY_TABLE_CHECK} event, which the app streams every "
+        f"night, or `{NO_LIMIT}` (default: the stack's maxCheckStaleness)",
     )
     parser.add_argument(
         "--adopt",
@@ -64,6 +92,7 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    events_limit, checks_limit = args.max_staleness, args.max_check_staleness
     stacks = committed_stacks(args.project_dir) if args.all else list(dict.fromkeys(args.stack))
     if not stacks:
         raise UserError(
@@ -72,18 +101,50 @@ def run(args: argparse.Namespace) -> int:
     if args.emulator and not args.api_endpoint:
         raise UserError("--emulator describes the --api-endpoint: give --api-endpoint URL too")
     endpoint, credentials_env = options.endpoint(args, *stacks)
-    targets = [load_target(stack, args.project_dir) for stack in stacks]
+    targets = [
+        _with_limits(load_target(stack, args.project_dir), events_limit, checks_limit, args)
+        for stack in stacks
+    ]
     results = _check_with_progress(targets, endpoint, credentials_env, args)
     _write(results, args.format)
     for result in results:
         if result.status == ERROR:
             error_line(f"stack {result.stack}: {result.error}")
+        for line in verify_report.quiet_lines(result):
+            print(f"{PROG}: {printable(line)}", file=sys.stderr)
     return exit_status(results, before_up=args.before_up)
 
 
-def exit_status(results: list[StackResult], before_up: bool = False) -> int:
-    """2 when a stack could not be checked, else 1 when any drifts, else 0.
+def limit_or_none(text: str) -> timedelta | None:
+    """A freshness limit, or None for `none`: the stack's limit lifted for this run."""
+    if text.strip().lower() == NO_LIMIT:
+        return None
+    try:
+        return times.parse_limit(text)
+    except InvalidValue:
+        raise InvalidValue(
+            f"is not accepted: give {times.ACCEPTED}, longer than zero, or {NO_LIMIT}"
+        ) from None
 
+
+def _with_limits(
+    target: Target, events: object, checks: object, args: argparse.Namespace
+) -> Target:
+    """The target with the limits in force: each flag's, else (not --before-up) the stack's."""
+    settings = None if target.declaration is None else target.declaration.settings
+    stack_events = None if settings is None or args.before_up else settings.max_staleness
+    stack_checks = None if settings is None or args.before_up else settings.max_check_staleness
+    limits = Limits(
+        events=stack_events if events is _UNSET else events,
+        checks=stack_checks if checks is _UNSET else checks,
+    )
+    return replace(target, limits=limits)
+
+
+def exit_status(results: list[StackResult], before_up: bool = False) -> int:
+    """2 when a stack could not be checked, else 1 when any drifts or is quiet, else 0.
+
+    Quiet: a figure over a freshness limit in force (stale, or no event at all).
     `before_up`: only drift whose effect loses stored events counts (drop_column, expires,
     delete, replace); in-place drift and missing resources are what the up is about to apply.
     """
@@ -92,7 +153,8 @@ def exit_status(results: list[StackResult], before_up: bool = False) -> int:
     drifting = [r for r in results if r.status == DRIFT]
     if before_up:
         drifting = [r for r in drifting if r.effect.destructive]
-    return EXIT_FINDINGS if drifting else EXIT_OK
+    quiet = [r for r in results if r.freshness is not None and r.freshness.failing]
+    return EXIT_FINDINGS if drifting or quiet else EXIT_OK
 
 
 def _check_with_progress(targets, endpoint, credentials_env, args) -> list[StackResult]:
@@ -104,6 +166,7 @@ def _check_with_progress(targets, endpoint, credentials_env, args) -> list[Stack
         "strict": args.strict,
         "adopt": args.adopt,
         "emulator": args.local or args.emulator,
+        "now": utc_now(),
     }
     if not (args.all and err.is_terminal):
         return check_all(targets, **options)

@@ -11,9 +11,11 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 from infra.errors import BadInput
+from infra.model import times
+from infra.model.events import ENTITY_TABLE_CHECK
 
 PROJECT_NAME = "npq-analytics"
 DEFAULT_LOCATION = "europe-west2"
@@ -118,6 +120,18 @@ KEYS: dict[str, ConfigKey] = {
             "a list of IAM members, each serviceAccount:<email>, user:<email>, group:<email>, "
             "domain:<domain> or iamMember:principal[Set]://...; no duplicates",
         ),
+        ConfigKey(
+            "maxStaleness",
+            f"{times.ACCEPTED}, longer than zero: `npq-events verify` fails (exit 1) when "
+            "the table's newest "
+            "event is older, or it holds none (default: no limit; the age is reported only)",
+        ),
+        ConfigKey(
+            "maxCheckStaleness",
+            f"{times.ACCEPTED}, longer than zero: `npq-events verify` fails (exit 1) when "
+            f"the newest {ENTITY_TABLE_CHECK} event (the app's nightly check) is older "
+            "(default: no limit)",
+        ),
         ConfigKey("prNumber", "a positive whole number: the pull request of a review app stack"),
         ConfigKey("createdOn", "a date YYYY-MM-DD: when a review app stack was created"),
         ConfigKey("description", "text describing the dataset"),
@@ -147,6 +161,9 @@ class StackSettings:
     description: str
     review_iam_role: str | None = None
     review_iam_members: tuple[str, ...] = ()
+    # How old the newest event, and the newest entity table check, may be (None: no limit).
+    max_staleness: timedelta | None = None
+    max_check_staleness: timedelta | None = None
 
     @property
     def protected(self) -> bool:
@@ -294,6 +311,10 @@ def load_settings(stack: str, config: Mapping[str, str]) -> StackSettings:
         raise fail("adopt", raw("adopt"), "only a long-lived stack adopts an existing dataset")
 
     iam_role, iam_members = _review_iam(raw, fail, environment)
+    max_staleness = _limit(raw("maxStaleness"), fail("maxStaleness", raw("maxStaleness")))
+    max_check_staleness = _limit(
+        raw("maxCheckStaleness"), fail("maxCheckStaleness", raw("maxCheckStaleness"))
+    )
 
     created_on = raw("createdOn") or None
     if created_on is not None and not _is_date(created_on):
@@ -336,6 +357,8 @@ def load_settings(stack: str, config: Mapping[str, str]) -> StackSettings:
         description=description,
         review_iam_role=iam_role,
         review_iam_members=iam_members,
+        max_staleness=max_staleness,
+        max_check_staleness=max_check_staleness,
     )
 
 
@@ -417,6 +440,15 @@ def _bool(value: str | None, error: ConfigError) -> bool:
     if value in _TRUE:
         return True
     raise error
+
+
+def _limit(value: str | None, error: ConfigError) -> timedelta | None:
+    if value is None:
+        return None
+    try:
+        return times.parse_limit(value)
+    except ValueError:
+        raise error from None
 
 
 def _positive_int(value: str | None, error: ConfigError) -> int | None:

@@ -42,8 +42,15 @@ REVIEW_STACK_RE = re.compile(rf"\A{REVIEW_STACK_PREFIX}({PR_NUMBER_PATTERN})\Z")
 REVIEW_BASE_STACK = "review"
 # Keys that describe the shared review stack's own dataset: a review app stack never inherits
 # them (its dataset id and description are derived from its PR; it never adopts or owns the
-# key grant).
-REVIEW_BASE_OWN_KEYS = ("datasetId", "description", "adopt", "ownsKmsGrant")
+# key grant; a pull request's app streams only while someone tries it, so no freshness limit).
+REVIEW_BASE_OWN_KEYS = (
+    "datasetId",
+    "description",
+    "adopt",
+    "ownsKmsGrant",
+    "maxStaleness",
+    "maxCheckStaleness",
+)
 
 
 _STACK_NAME_RE = re.compile(r"[A-Za-z0-9_.-]{1,100}")

@@ -23,6 +23,7 @@ from infra.model.declared import IGNORED_TABLE_PROPERTIES, Declaration
 from infra.model.stackfiles import REVIEW_BASE_STACK, review_pr_number, stack_file
 from infra.rules import schema_changes
 from infra.rules.effects import Effect, worst
+from infra.rules.freshness import Freshness
 
 DRIFT = "drift"
 NOTE = "note"
@@ -64,6 +65,7 @@ class StackResult:
     findings: tuple[Finding, ...] = ()
     error: str | None = None
     effect: Effect = Effect.NONE
+    freshness: Freshness | None = None  # None: not read (or the stack could not be read)
 
     @property
     def status(self) -> str:
@@ -87,6 +89,7 @@ class StackResult:
             "effect": str(self.effect),
             "findings": [f.as_json() for f in self.findings],
             "error": self.error,
+            "freshness": None if self.freshness is None else self.freshness.as_json(),
         }
 
 
