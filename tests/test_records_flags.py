@@ -8,7 +8,7 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from infra.bigquery.bytesize import human
+from infra.bigquery.bytesize import human, human_binary
 from infra.bigquery.records import MAX_LIMIT
 from infra.cli.main import build_parser
 from infra.cli.records import _window
@@ -145,6 +145,15 @@ def test_a_shown_size_reads_back_close_to_itself(size):
 )
 def test_a_size_is_shown_in_the_largest_unit_it_reaches(size, shown):
     assert human(size) == shown
+
+
+@given(st.integers(min_value=1, max_value=1000 * 2**50))
+@example(2**20 - 1)  # once shown as "1024 KiB"
+@example(10 * 2**20)  # BigQuery's minimum billed per query: "10 MiB"
+def test_a_size_shown_in_binary_units_reads_back_close_to_itself(size):
+    shown = human_binary(size)
+    assert not shown.startswith("1024 ")
+    assert abs(parse_bytes("--max-bytes", shown.replace(" ", "")) - size) <= max(size * 0.05, 1)
 
 
 @pytest.mark.parametrize("value", ["1", "20", str(MAX_LIMIT)])

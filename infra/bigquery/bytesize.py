@@ -11,6 +11,7 @@ _DECIMAL = {"": 1, "B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12, 
 _BINARY = {"KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40, "PIB": 2**50}
 _UNITS = {**_DECIMAL, **_BINARY}
 _SHOWN_UNITS = ("KB", "MB", "GB", "TB", "PB")  # what human() prints, smallest first
+_SHOWN_BINARY_UNITS = ("KiB", "MiB", "GiB", "TiB", "PiB")  # and human_binary()
 _SIZE_RE = re.compile(r"([0-9]+(?:\.[0-9]+)?)\s*([A-Za-z]*)")
 # BigQuery's maximumBytesBilled is an int64: a larger ceiling passes a dry run, then BigQuery
 # refuses the query itself.
@@ -39,27 +40,27 @@ def parse_bytes(value: str) -> int:
 
 
 def human(size: int) -> str:
-    """A byte count in decimal units as BigQuery's console shows them: `3.4 MB`, `0 B`.
-
-    The unit is the largest one the count reaches, so the one-decimal figure is within 5% of
-    the count (`950 MB`, never `1 GB` for 950,000,001 bytes); a figure that would read 1000
-    moves up a unit (`1 GB` for 999,960,000 bytes).
-    """
-    reached = [unit for unit in _SHOWN_UNITS if size >= _DECIMAL[unit]]
-    if not reached:
-        return f"{size} B"
-    unit = reached[-1]
-    figure = f"{size / _DECIMAL[unit]:.1f}"
-    if figure == "1000.0" and unit != _SHOWN_UNITS[-1]:
-        unit, figure = _SHOWN_UNITS[_SHOWN_UNITS.index(unit) + 1], "1.0"
-    return f"{figure.removesuffix('.0')} {unit}"
+    """A byte count in decimal units as BigQuery's console shows them: `3.4 MB`, `0 B`."""
+    return _shown(size, _SHOWN_UNITS, 1000)
 
 
 def human_binary(size: int) -> str:
     """A byte count in binary units, as BigQuery's billing minimum is written: `10 MiB`."""
-    for unit in ("PiB", "TiB", "GiB", "MiB", "KiB"):
-        scale = _BINARY[unit.upper()]
-        if size >= scale:
-            shown = f"{size / scale:.1f}".removesuffix(".0")
-            return f"{shown} {unit}"
-    return f"{size} B"
+    return _shown(size, _SHOWN_BINARY_UNITS, 1024)
+
+
+def _shown(size: int, units: tuple[str, ...], step: int) -> str:
+    """The count in the largest unit it reaches, to one decimal.
+
+    So the figure is within 5% of the count (`950 MB`, never `1 GB` for 950,000,001 bytes); a
+    figure that would read `step` (1000 or 1024) moves up a unit (`1 GB` for 999,960,000 bytes,
+    `1 MiB` for 1,048,575).
+    """
+    reached = [unit for unit in units if size >= _UNITS[unit.upper()]]
+    if not reached:
+        return f"{size} B"
+    unit = reached[-1]
+    figure = f"{size / _UNITS[unit.upper()]:.1f}"
+    if figure == f"{step}.0" and unit != units[-1]:
+        unit, figure = units[units.index(unit) + 1], "1.0"
+    return f"{figure.removesuffix('.0')} {unit}"
