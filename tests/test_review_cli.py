@@ -26,7 +26,7 @@ import yaml
 from infra.cli.main import main as cli_main
 from infra.model.stackfiles import review_pr_number
 from infra.review import decisions as review
-from tests.helpers import ROOT, run_cli_process
+from tests.helpers import ROOT, one_line_error, run_cli_process
 
 FAKE = ROOT / "tests" / "fake_pulumi" / "fake_pulumi.py"
 _spec = importlib.util.spec_from_file_location("fake_pulumi", FAKE)
@@ -583,3 +583,30 @@ def test_a_locked_stack_says_so():
     assert str(caught.value) == (
         "pulumi destroy of review-pr-4: the stack is locked by another update; retry later"
     )
+
+
+STATE_KEY = (
+    "gcpkms://projects/ecf-bq/locations/europe-west2/keyRings/pulumi/cryptoKeys/npq-analytics-state"
+)
+
+
+def test_up_creates_a_new_stack_with_the_secrets_provider_it_is_given(standin):
+    result = standin.cli("review", "up", "--pr", "7", "--secrets-provider", STATE_KEY)
+    assert result.returncode == 0, result.stderr
+    calls = standin.calls()
+    assert ni("stack", "init", "review-pr-7", "--secrets-provider", STATE_KEY) in calls
+    # An existing stack keeps its provider: a second up selects it and creates nothing.
+    again = standin.cli("review", "up", "--pr", "7", "--secrets-provider", STATE_KEY)
+    assert again.returncode == 0, again.stderr
+    assert [c for c in standin.calls()[len(calls) :] if c[1:3] == ["stack", "init"]] == []
+
+
+@pytest.mark.parametrize(
+    "value", ["awskms://alias/x", "gcpkms://projects/ecf-bq/keyRings/r", "passphrase\n", ""]
+)
+def test_a_secrets_provider_it_does_not_take_is_one_line_before_any_pulumi_call(standin, value):
+    result = standin.cli("review", "up", "--pr", "7", "--secrets-provider", value)
+    assert result.returncode == 2
+    line = one_line_error(result.stderr)
+    assert "--secrets-provider" in line and "gcpkms://projects/P/" in line
+    assert standin.calls() == []

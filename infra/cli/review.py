@@ -41,6 +41,13 @@ def register(parser: argparse.ArgumentParser) -> None:
         "also appends project=, dataset=, table=, table_ref= to $GITHUB_OUTPUT.",
     )
     _add_pr(up, "the NPQ app's pull request number")
+    up.add_argument(
+        "--secrets-provider",
+        type=options.typed("--secrets-provider", review.parse_secrets_provider),
+        metavar="URL",
+        help="the secrets provider a new stack is created with (default: the backend's, "
+        f"passphrase); {review.SECRETS_PROVIDER_ACCEPTED}",
+    )
     up.set_defaults(run=run_up)
 
     destroy = actions.add_parser(
@@ -85,7 +92,9 @@ def _add_pr(parser: argparse.ArgumentParser, help: str) -> None:
 
 def run_up(args: argparse.Namespace) -> int:
     pr = args.pr
-    app = review_automation.up(pr, _emitter(console(stderr=True)), _today(), _project(args))
+    app = review_automation.up(
+        pr, _emitter(console(stderr=True)), _today(), _project(args), args.secrets_provider
+    )
     out = console()
     out.print(shown(f"stack      {app.stack} (created {app.created_on.isoformat()})"))
     out.print(shown(f"dataset    {app.value('dataset')}"))

@@ -29,12 +29,16 @@ INSTALL_URL = "https://www.pulumi.com/docs/iac/download-install/"
 Emit = Callable[[str], None]
 
 
-def open_workspace(root: Path = ROOT) -> auto.LocalWorkspace:
-    """A LocalWorkspace on the project directory; UserError when the CLI is missing or unusable."""
+def open_workspace(root: Path = ROOT, secrets_provider: str | None = None) -> auto.LocalWorkspace:
+    """A LocalWorkspace on the project directory; UserError when the CLI is missing or unusable.
+
+    `secrets_provider` is what a stack created in it is initialised with (`pulumi stack init
+    --secrets-provider`); stacks that exist keep their own.
+    """
     if shutil.which(PULUMI) is None:
         raise UserError(f"the Pulumi CLI ({PULUMI}) is not on PATH; install it: {INSTALL_URL}")
     try:
-        return auto.LocalWorkspace(work_dir=str(root))
+        return auto.LocalWorkspace(work_dir=str(root), secrets_provider=secrets_provider)
     except auto.InvalidVersionError as exc:
         raise UserError(explain(exc).message) from None
     except (OSError, subprocess.CalledProcessError) as exc:
@@ -57,11 +61,13 @@ def command_error_line(exc: auto.CommandError) -> str:
     return pulumi_command_line(str(exc))
 
 
-def up(pr: int, emit: Emit, today: date, root: Path = ROOT) -> review.ReviewApp:
+def up(
+    pr: int, emit: Emit, today: date, root: Path = ROOT, secrets_provider: str | None = None
+) -> review.ReviewApp:
     """Create or select `review-pr-<N>`, set its config, up; idempotent."""
     name = review.stack_name(pr)
     expected = review.review_settings(pr, today, root).dataset_id  # config checked first
-    workspace = open_workspace(root)
+    workspace = open_workspace(root, secrets_provider)
     with pulumi_errors(f"selecting stack {name}"):
         try:
             stack, created = auto.Stack.select(name, workspace), False

@@ -74,6 +74,21 @@ def parse_days(text: str) -> int:
     return int(text)
 
 
+# A Cloud KMS key as Pulumi's gcpkms:// secrets provider names it, or the passphrase provider.
+_SECRETS_PROVIDER_RE = re.compile(
+    r"passphrase|gcpkms://projects/[a-z][a-z0-9-]{4,28}[a-z0-9]/locations/[a-z0-9-]+"
+    r"/keyRings/[A-Za-z0-9_-]{1,63}/cryptoKeys/[A-Za-z0-9_-]{1,63}"
+)
+SECRETS_PROVIDER_ACCEPTED = "passphrase, or gcpkms://projects/P/locations/L/keyRings/R/cryptoKeys/K"
+
+
+def parse_secrets_provider(text: str) -> str:
+    """The secrets provider a new review stack is created with (`pulumi stack init`)."""
+    if not isinstance(text, str) or not _SECRETS_PROVIDER_RE.fullmatch(text):
+        raise InvalidValue(f"is not accepted: {SECRETS_PROVIDER_ACCEPTED}")
+    return text
+
+
 def stack_name(pr: int) -> str:
     """`review-pr-<N>` for pull request N."""
     if isinstance(pr, bool) or not isinstance(pr, int) or not 1 <= pr <= MAX_PR:
