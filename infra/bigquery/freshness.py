@@ -62,18 +62,7 @@ def run(
     deadlines: Deadlines = DEFAULT_DEADLINES,
 ) -> tuple[datetime | None, datetime | None]:
     """The newest event and the newest entity table check (None: none since `since`)."""
-    config = bigquery.QueryJobConfig(
-        query_parameters=list(query.parameters), maximum_bytes_billed=MAX_BYTES
-    )
-    rows = client.query_and_wait(
-        query.sql,
-        job_config=config,
-        location=location,
-        api_timeout=deadlines.timeout,
-        wait_timeout=deadlines.timeout,
-        retry=deadlines.retry,
-        job_retry=records.NO_JOB_RETRY,
-    )
+    rows = records.query_rows(client, query, MAX_BYTES, location, deadlines)
     row = next(iter(rows), None)
     if row is None:
         return None, None

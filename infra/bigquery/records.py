@@ -161,7 +161,21 @@ def run(
     location: str | None = None,
     deadlines: Deadlines = DEFAULT_DEADLINES,
 ) -> list[dict]:
-    """Run the query, with BigQuery itself refusing to bill above the ceiling; the events.
+    """The events the query selects (see `query_rows`)."""
+    return [
+        event(dict(row.items()))
+        for row in query_rows(client, query, max_bytes, location, deadlines)
+    ]
+
+
+def query_rows(
+    client: bigquery.Client,
+    query: Query,
+    max_bytes: int,
+    location: str | None = None,
+    deadlines: Deadlines = DEFAULT_DEADLINES,
+) -> Iterable[bigquery.Row]:
+    """Run the query, with BigQuery itself refusing to bill above the ceiling; its rows.
 
     One jobs.query request: BigQuery answers with the rows once the query is done (within
     the call's timeout), where jobs.insert needs more requests to wait for the job and fetch
@@ -173,7 +187,7 @@ def run(
         # BigQuery bills at least MIN_BILLED_BYTES: a lower ceiling would fail every query.
         maximum_bytes_billed=max(max_bytes, MIN_BILLED_BYTES),
     )
-    rows = client.query_and_wait(
+    return client.query_and_wait(
         query.sql,
         job_config=config,
         location=location,
@@ -182,7 +196,6 @@ def run(
         retry=deadlines.retry,
         job_retry=NO_JOB_RETRY,
     )
-    return [event(dict(row.items())) for row in rows]
 
 
 def event(row: Mapping[str, object]) -> dict:
