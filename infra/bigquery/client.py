@@ -54,6 +54,11 @@ class Deadlines:
     timeout: float = CALL_TIMEOUT
     retry: object = RETRY
 
+    @property
+    def retry_seconds(self) -> float | None:
+        """How long the retry goes on after the first attempt, as "gave up after" names it."""
+        return getattr(self.retry, "timeout", None) or getattr(self.retry, "deadline", None)
+
 
 DEFAULT_DEADLINES = Deadlines()
 

@@ -304,8 +304,4 @@ def _fetch(get: Callable, ref: str, deadlines: Deadlines) -> dict | None:
 
 def describe_error(exc: BaseException, deadlines: Deadlines = DEFAULT_DEADLINES) -> str:
     """One line saying why a stack could not be checked (never a credential)."""
-    return explain(exc, retry_seconds=_retry_deadline(deadlines)).message
-
-
-def _retry_deadline(deadlines: Deadlines) -> float | None:
-    return getattr(deadlines.retry, "timeout", None) or getattr(deadlines.retry, "deadline", None)
+    return explain(exc, retry_seconds=deadlines.retry_seconds).message

@@ -13,7 +13,7 @@ from google.api_core import exceptions as api_exceptions
 from rich.table import Table
 
 from infra.bigquery import bytesize, records
-from infra.bigquery.client import DEFAULT_DEADLINES, RETRY_DEADLINE, make_client
+from infra.bigquery.client import DEFAULT_DEADLINES, make_client
 from infra.bigquery.window import DEFAULT_SINCE, NOW, When, Window, parse_when, show, utc_now
 from infra.cli import options
 from infra.cli.output import console, emit_json, shown
@@ -204,7 +204,7 @@ def _api_errors(declaration: Declaration, where: str, stack: str, max_bytes: int
             ) from None
         raise UserError(f"reading {table} at {where}: {explain(exc).message}") from None
     except Exception as exc:
-        failure = explain(exc, retry_seconds=RETRY_DEADLINE)
+        failure = explain(exc, retry_seconds=DEFAULT_DEADLINES.retry_seconds)
         if not failure.internal:
             raise UserError(f"reading {table} at {where}: {failure.message}") from None
         if isinstance(exc, KeyError | TypeError | ValueError | AttributeError):
