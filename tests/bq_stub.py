@@ -125,10 +125,15 @@ class StubBigQuery:
     """Holds datasets and tables as REST payloads and serves them on 127.0.0.1."""
 
     def __init__(
-        self, delay: float = 0.0, bytes_processed: int = 0, answer: Answer | None = None
+        self,
+        delay: float = 0.0,
+        bytes_processed: int = 0,
+        answer: Answer | None = None,
+        drip_every: float = 0.5,
     ) -> None:
         self.delay = delay
         self.answer = answer
+        self.drip_every = drip_every  # seconds between the bytes of a dripped answer
         self.datasets: dict[tuple[str, str], dict] = {}
         self.tables: dict[tuple[str, str, str], dict] = {}
         # Each table's events as (occurred_at, event_type), for the freshness query.
@@ -270,7 +275,7 @@ class StubBigQuery:
         if self.delay:
             time.sleep(self.delay)
         if self.answer is not None:
-            return self._raw(handler, self.answer(call))
+            return self._raw(handler, self.answer(call), self.drip_every)
         fault = self._next_fault(path)
         if fault is not None:
             if fault.delay:
@@ -390,9 +395,11 @@ class StubBigQuery:
         self._send(handler, status, body)
 
     @staticmethod
-    def _raw(handler: BaseHTTPRequestHandler, reply: tuple[int, str, bytes] | None) -> None:
+    def _raw(
+        handler: BaseHTTPRequestHandler, reply: tuple[int, str, bytes] | None, every: float
+    ) -> None:
         try:
-            if reply is None:  # headers, then a byte every half second, until the client leaves
+            if reply is None:  # headers, then a byte every `every` seconds, until the client leaves
                 handler.send_response(200)
                 handler.send_header("Content-Type", "application/json")
                 handler.send_header("Content-Length", "100000")
@@ -400,7 +407,7 @@ class StubBigQuery:
                 while True:
                     handler.wfile.write(b" ")
                     handler.wfile.flush()
-                    time.sleep(0.5)
+                    time.sleep(every)
             status, kind, body = reply
             handler.send_response(status)
             handler.send_header("Content-Type", kind)

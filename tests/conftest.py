@@ -13,7 +13,7 @@ from infra.bigquery.client import ADC_FILE_ENV, KEY_JSON_ENV
 from infra.bigquery.local import STATE_DIR_ENV
 from infra.cli.review import GITHUB_OUTPUT
 from infra.cli.verify import STEP_SUMMARY_ENV
-from tests.helpers import run_cli
+from tests.helpers import ROOT, run_cli
 
 # When CI is set (GitHub Actions sets CI=true): the same examples on every run (derandomized,
 # no example database), so a red build is red again on a re-run and on a laptop with CI=true,
@@ -117,3 +117,18 @@ def bq_client(emulator):
     from infra.bigquery.client import make_client
 
     return make_client("ecf-bq", emulator.endpoint, env={})
+
+
+@pytest.fixture(autouse=True, scope="session")
+def checkout_left_as_found():
+    """A test that ran a command against the checkout instead of its own project copy (e.g.
+    `review up` without --project-dir writes Pulumi.review-pr-<N>.yaml beside the stack files)
+    fails the run here, instead of leaving files a later `git add -A` would commit."""
+    before = _stack_files()
+    yield
+    added = sorted(set(_stack_files()) - set(before))
+    assert added == [], f"tests wrote into the checkout: {added}"
+
+
+def _stack_files() -> list[str]:
+    return [path.name for path in ROOT.glob("Pulumi.*.yaml")]

@@ -60,7 +60,7 @@ def test_the_cli_finds_no_local_emulator(runner):
 
 def test_a_poisoned_caller_environment_does_not_reach_the_tests():
     """The tests above, in a pytest run whose own environment holds the caller's values and
-    hands it to its two xdist workers, where the tests run."""
+    hands it to its xdist worker, where the tests run."""
     done = subprocess.run(
         [
             sys.executable,
@@ -70,7 +70,7 @@ def test_a_poisoned_caller_environment_does_not_reach_the_tests():
             "-p",
             "no:cacheprovider",
             "-n",
-            "2",
+            "1",
             "tests/test_environment.py",
             "-k",
             "no_caller_variable or finds_no",

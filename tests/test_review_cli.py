@@ -26,7 +26,7 @@ import yaml
 from infra.cli.main import main as cli_main
 from infra.model.stackfiles import review_pr_number
 from infra.review import decisions as review
-from tests.helpers import ROOT, one_line_error, run_cli_process
+from tests.helpers import ROOT, one_line_error, run_cli, run_cli_process
 
 FAKE = ROOT / "tests" / "fake_pulumi" / "fake_pulumi.py"
 _spec = importlib.util.spec_from_file_location("fake_pulumi", FAKE)
@@ -68,8 +68,11 @@ class StandIn:
         self.backend = fake_pulumi.Backend(self.project, self.env["PULUMI_BACKEND_URL"])
 
     def cli(self, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-        """`npq-events ARGS` in a fresh process, in the project copy."""
-        return run_cli_process(*args, cwd=self.project, env={**self.env, **env})
+        """`npq-events ARGS` in this process, in the project copy (the stand-in Pulumi CLI it
+        calls runs the copy's program in processes of its own)."""
+        return run_cli(
+            "--project-dir", str(self.project), *args, cwd=self.project, env={**self.env, **env}
+        )
 
     def pulumi(self, *args: str) -> None:
         """Prepare state through the stand-in itself, as an earlier run would have."""

@@ -27,8 +27,8 @@ from tests.bq_stub import Fault, StubBigQuery
 from tests.helpers import NO_CREDENTIALS, run_cli
 
 KEY = "projects/ecf-bq/locations/europe-west2/keyRings/ecf-key-ring/cryptoKeys/ecf-key"
-# Short deadlines so that a fault costs a test about a second, not the CLI's defaults.
-FAST = Deadlines(timeout=0.5, retry=RETRY.with_deadline(1.5).with_delay(initial=0.05))
+# Short deadlines so that a fault costs a test under a second, not the CLI's defaults.
+FAST = Deadlines(timeout=0.5, retry=RETRY.with_deadline(0.6).with_delay(initial=0.05))
 
 
 @pytest.fixture
@@ -182,9 +182,9 @@ def test_500_for_ever_gives_up_within_the_bounded_retry(stub):
     stub.fault(dataset_path(), Fault(status=500, times=None))
     started = time.monotonic()
     result = check(stub)
-    assert time.monotonic() - started < 1.5 + 1.0  # the retry deadline plus one call
+    assert time.monotonic() - started < 0.6 + 1.0  # the retry deadline plus two calls
     assert result.status == "error"
-    assert result.error.startswith("gave up after retrying for 1.5s: BigQuery answered 500")
+    assert result.error.startswith("gave up after retrying for 0.6s: BigQuery answered 500")
     assert stub.requests[dataset_path()] > 1
     assert exit_status([result]) == 2
 
@@ -194,7 +194,7 @@ def test_an_answer_slower_than_the_deadline_is_an_error(stub):
     stub.fault(dataset_path(), Fault(status=None, delay=5.0, times=None))
     started = time.monotonic()
     result = check(stub)
-    assert time.monotonic() - started < 1.5 + 1.0
+    assert time.monotonic() - started < 0.6 + 1.0
     assert result.status == "error"
     assert "0.5s deadline" in result.error
     assert exit_status([result]) == 2
@@ -597,7 +597,7 @@ def test_before_up_fails_on_a_live_only_column_the_up_would_drop(stub):
 
 
 def test_before_up_fails_on_an_expiring_table_and_says_2_when_it_cannot_check(stub, monkeypatch):
-    monkeypatch.setattr("infra.cli.verify.DEFAULT_DEADLINES", FAST)  # a second, not the CLI's 8
+    monkeypatch.setattr("infra.cli.verify.DEFAULT_DEADLINES", FAST)  # not the CLI's 8 s
     stub.put(target().declaration)
     table = stub.tables[("ecf-bq", "npq_events_staging", "events")]
     table["expirationTime"] = str(int((time.time() + 3600) * 1000))
