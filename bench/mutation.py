@@ -86,10 +86,17 @@ def run(max_children: int, selected: list[str], fresh: bool) -> float:
 
 
 def results(module: str) -> dict[str, int | None]:
+    """Each mutant's exit code so far. During a run mutmut rewrites the file as results come
+    in, so a read that meets it half-written is tried again."""
     meta = MUTANTS / f"{module}.meta"
-    if not meta.is_file():
-        return {}
-    return json.loads(meta.read_text())["exit_code_by_key"]
+    for _attempt in range(20):
+        if not meta.is_file():
+            return {}
+        try:
+            return json.loads(meta.read_text())["exit_code_by_key"]
+        except (json.JSONDecodeError, KeyError):
+            time.sleep(0.1)
+    sys.exit(f"{meta} stays unreadable: is a mutmut run still writing it?")
 
 
 def status(code: int | None) -> str:
