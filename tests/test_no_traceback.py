@@ -24,6 +24,7 @@ from infra.bigquery.local import STATE_DIR_ENV
 from infra.model.declared import declare
 from infra.model.events import ENTITY_TABLE_CHECK
 from infra.model.stackfiles import settings_for
+from infra.rules.schema_lock import SCHEMA_LOCK, SETTINGS_LOCK
 from tests.bq_stub import StubBigQuery
 from tests.helpers import NO_CREDENTIALS, ROOT, one_line_error, run_cli
 
@@ -286,10 +287,27 @@ def test_markup_and_escapes_in_foreign_text_print_as_they_are(in_process, projec
 def test_a_lock_dir_that_cannot_be_written_is_one_line(in_process, tmp_path):
     a_file = tmp_path / "a-file"
     a_file.write_text("")
-    for lock_dir in (a_file, a_file / "below", Path("/proc/npq-events-lock")):
-        code, _out, err = in_process("schema", "lock", "--lock-dir", str(lock_dir))
+    unreadable = tmp_path / "unreadable"
+    unreadable.mkdir()
+    for name in (SCHEMA_LOCK, SETTINGS_LOCK):
+        (unreadable / name).write_bytes(b"\xff\xfe not UTF-8")
+    expected = {
+        a_file: f"{a_file}: File exists",
+        a_file / "below": f"{a_file / 'below'}: Not a directory",
+        Path("/proc/npq-events-lock"): "/proc/npq-events-lock: No such file or directory",
+        # An exception with neither a file name nor an OS reason: the directory and its type.
+        unreadable: f"{unreadable}: UnicodeDecodeError",
+    }
+    for lock_dir, reason in expected.items():
+        # --accept-destructive: past the check against the unreadable lock, to its rewrite.
+        code, _out, err = in_process(
+            "schema", "lock", "--accept-destructive", "--lock-dir", str(lock_dir)
+        )
         assert code == 2
-        assert f"cannot write the lock in {lock_dir}" in one_line_error(err)
+        assert (
+            one_line_error(err)
+            == f"npq-events: error: cannot write the lock in {lock_dir}: {reason}"
+        )
 
 
 def test_a_step_summary_that_cannot_be_written_does_not_change_the_status(in_process, stub):
