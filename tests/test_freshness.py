@@ -20,7 +20,16 @@ from infra.model.events import ENTITY_TABLE_CHECK
 from infra.model.stackfiles import settings_for
 from infra.model.times import rfc3339
 from infra.rules.billing import HOURS_A_MONTH, MB, billed
-from infra.rules.freshness import DEFAULT_REACH, Limits
+from infra.rules.freshness import (
+    DEFAULT_REACH,
+    FRESH,
+    STALE,
+    UNKNOWN,
+    Limits,
+    empty,
+    from_query,
+    unknown,
+)
 from tests.bq_stub import Fault, StubBigQuery
 from tests.helpers import NO_CREDENTIALS, ROOT, run_cli
 
@@ -426,3 +435,57 @@ def test_on_demand_billing_rounds_up_to_the_mb_with_a_10_mb_minimum():
     assert billed(10 * MB) == 10 * MB
     assert billed(10 * MB + 1) == 11 * MB
     assert billed(3 * MB, tables=2) == 20 * MB
+
+
+NOW = datetime(2026, 11, 28, 7, 49, 13, 250_000, tzinfo=UTC)
+SIX_HOURS, DAY_AND_TWO = timedelta(hours=6), timedelta(hours=26)
+
+
+def test_the_query_starts_at_the_start_of_the_partition_its_reach_falls_in():
+    limits = Limits(events=SIX_HOURS)  # reaches back to 01:49:13.25
+    assert limits.since(NOW, "DAY") == datetime(2026, 11, 28, tzinfo=UTC)
+    assert limits.since(NOW, "HOUR") == datetime(2026, 11, 28, 1, tzinfo=UTC)
+    # A partitioning it does not know to prune by: exactly the reach, no further.
+    assert limits.since(NOW, "MONTH") == datetime(2026, 11, 28, 1, 49, 13, 250_000, tzinfo=UTC)
+
+
+def test_an_event_exactly_as_old_as_its_limit_is_fresh_and_a_microsecond_older_stale():
+    since = NOW - DAY_AND_TWO
+    at_limit = from_query(Limits(SIX_HOURS, SIX_HOURS), NOW, since, NOW - SIX_HOURS, None, 0)
+    assert (at_limit.events.status, at_limit.checks.status) == (FRESH, STALE)
+    older = NOW - SIX_HOURS - timedelta(microseconds=1)
+    assert from_query(Limits(SIX_HOURS), NOW, since, older, older, 0).events.status == STALE
+
+
+def test_the_phrases_a_reader_sees_for_each_status():
+    since = NOW - DAY_AND_TWO
+    limits = Limits(SIX_HOURS, DAY_AND_TWO)
+    just_now = from_query(limits, NOW, since, NOW, NOW - timedelta(hours=2, minutes=5), 0)
+    assert [f.describe(since, at=False) for f in just_now.figures] == [
+        "newest event 0 s ago (limit 6h)",
+        f"newest {ENTITY_TABLE_CHECK} 2 h 5 min ago (limit 26h)",
+    ]
+    assert just_now.events.describe(since, at=True) == (
+        "newest event 0 s ago, 2026-11-28T07:49:13.250000Z (limit 6h)"
+    )
+    none = empty(limits, NOW, since, "numRows 0 and no streaming buffer")
+    assert [f.describe(since, at=False) for f in none.figures] == [
+        "no event at all (limit 6h)",
+        f"no {ENTITY_TABLE_CHECK} at all (limit 26h)",
+    ]
+    assert len(none.failing) == 2
+
+
+def test_an_endpoint_that_cannot_answer_is_never_judged_and_keeps_its_limits():
+    since = NOW - DAY_AND_TWO
+    fresh = unknown(Limits(SIX_HOURS, DAY_AND_TWO), NOW, since, "runs no queries")
+    assert [f.describe(since, at=False) for f in fresh.figures] == [
+        "newest event unknown",
+        f"newest {ENTITY_TABLE_CHECK} unknown",
+    ]
+    document = fresh.as_json()
+    assert (document["max_staleness_seconds"], document["checks"]["max_staleness_seconds"]) == (
+        6 * 3600,
+        26 * 3600,
+    )
+    assert (document["status"], document["age_seconds"], fresh.failing) == (UNKNOWN, None, ())

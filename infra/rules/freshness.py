@@ -79,7 +79,7 @@ class Figure:
             "status": self.status,
         }
 
-    def describe(self, since: datetime, at: bool = False) -> str:
+    def describe(self, since: datetime, at: bool) -> str:
         """One phrase: `newest event 12 min ago (limit 6h)`; `at`: with the newest event's
         time, `newest event 12 min ago, 2026-11-28T07:49:13Z (limit 6h)`."""
         limit = "" if self.limit is None else f" (limit {times.show(self.limit)})"
