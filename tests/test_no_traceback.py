@@ -291,8 +291,12 @@ def test_a_lock_dir_that_cannot_be_written_is_one_line(in_process, tmp_path):
     unreadable.mkdir()
     for name in (SCHEMA_LOCK, SETTINGS_LOCK):
         (unreadable / name).write_bytes(b"\xff\xfe not UTF-8")
+    holds_a_directory = tmp_path / "holds-a-directory"
+    (holds_a_directory / SCHEMA_LOCK).mkdir(parents=True)
     expected = {
         a_file: f"{a_file}: File exists",
+        # The directory is there; the file in it is what cannot be written.
+        holds_a_directory: f"{holds_a_directory / SCHEMA_LOCK}: Is a directory",
         a_file / "below": f"{a_file / 'below'}: Not a directory",
         Path("/proc/npq-events-lock"): "/proc/npq-events-lock: No such file or directory",
         # An exception with neither a file name nor an OS reason: the directory and its type.
