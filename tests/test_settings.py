@@ -46,6 +46,36 @@ def test_defaults():
     assert not settings.owns_kms_grant and not settings.adopt
     assert settings.hidden_policy_tag is None
     assert dict(settings.labels) == {"environment": "staging", "managed-by": "pulumi"}
+    assert (settings.pr_number, settings.review_iam_role, settings.review_iam_members) == (
+        None,
+        None,
+        (),
+    )
+
+
+def test_pull_request_1_and_a_yaml_boolean_label_value():
+    review = load_settings(
+        "review-pr-1",
+        base(environment="review", prNumber="1", lifecycle="ephemeral", labels='{"flag": true}'),
+    )
+    assert (review.pr_number, review.dataset_id) == (1, "npq_events_review_pr_1")
+    # YAML's `true` arrives as JSON true; BigQuery label values are lowercase.
+    assert dict(review.labels)["flag"] == "true"
+
+
+def test_a_review_role_without_members_names_the_members_value():
+    config = base(
+        environment="review",
+        prNumber="3",
+        lifecycle="ephemeral",
+        reviewIamRole="roles/bigquery.dataViewer",
+        reviewIamMembers="[]",
+    )
+    with pytest.raises(ConfigError) as raised:
+        load_settings("review-pr-3", config)
+    assert str(raised.value) == (
+        "config npq-analytics:reviewIamMembers = '[]': reviewIamRole needs at least one member"
+    )
 
 
 def test_dataset_id_takes_underscores_for_hyphens_and_a_pr_suffix():

@@ -219,7 +219,8 @@ def default_dataset_id(environment: str, pr_number: int | None = None) -> str:
 
 def kms_location(location: str) -> str:
     """The Cloud KMS location that serves a BigQuery location (EU -> europe, US -> us)."""
-    return {"eu": "europe", "us": "us"}.get(location.lower(), location.lower())
+    lowered = location.lower()
+    return "europe" if lowered == "eu" else lowered
 
 
 def load_settings(stack: str, config: Mapping[str, str]) -> StackSettings:
