@@ -242,3 +242,52 @@ def test_a_stack_file_overriding_a_tool_label_is_refused_naming_file_and_key(
     )  # fmt: skip
     assert verified.returncode == 2
     assert verified.stderr == f"npq-events: error: stack {stack}: {refusal}"
+
+
+def test_every_value_a_stack_sets_is_the_value_it_gets():
+    settings = load_settings(
+        "staging", base(timeTravelHours="48", createdOn="2026-11-30", maxStaleness="6h")
+    )
+    assert (settings.environment, settings.time_travel_hours, settings.created_on) == (
+        "staging",
+        48,
+        "2026-11-30",
+    )
+    assert load_settings("staging", base(timeTravelHours="168")).time_travel_hours == 168
+
+
+@pytest.mark.parametrize(
+    ("overrides", "line"),
+    [
+        (
+            {"maxStaleness": "soon"},
+            "config npq-analytics:maxStaleness = 'soon': ",
+        ),
+        (
+            {"labels": '{"managed-by": "hand"}'},
+            'config npq-analytics:labels = \'{"managed-by": "hand"}\': label managed-by is set '
+            "by npq-analytics itself (",
+        ),
+        (
+            {"location": "US", "kmsKey": KEY.replace("europe-west2", "us"), "hiddenPolicyTag": TAG},
+            f"config npq-analytics:hiddenPolicyTag = {TAG!r}: the taxonomy must be in the "
+            "dataset's location US",
+        ),
+        # A key of this project's namespace with a further colon is not a key of ours.
+        (
+            {"npq-analytics:kmsKey:extra": "x"},
+            "config npq-analytics:kmsKey:extra = 'x': unknown key",
+        ),
+    ],
+)
+def test_a_refused_value_is_named_with_the_key(overrides, line):
+    with pytest.raises(ConfigError) as raised:
+        load_settings("staging", base(**overrides))
+    assert str(raised.value).startswith(line), str(raised.value)
+
+
+def test_keys_of_other_namespaces_pass_through_to_pulumi_and_their_providers():
+    config = {**base(), "gcp:region": "europe-west2", "pulumi:tags": "{}", "random:seed": "1"}
+    assert load_settings("staging", config).environment == "staging"
+    with pytest.raises(ConfigError, match="unknown key"):
+        load_settings("staging", {**base(), "seed": "1"})

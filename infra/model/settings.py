@@ -416,10 +416,9 @@ def tool_label_refusal(key: str) -> str:
 def _reject_unknown(config: Mapping[str, str]) -> None:
     known = {key.full for key in KEYS.values()}
     for full in sorted(config):
-        namespace = full.split(":", 1)[0]
-        if full in known or (namespace in PROVIDER_NAMESPACES and full != "gcp:project"):
-            continue
-        if namespace == PROJECT_NAME or ":" not in full:
+        # Another namespace's keys (gcp:, pulumi:, any provider's) are theirs to judge.
+        namespace, colon, _key = full.partition(":")
+        if full not in known and (namespace == PROJECT_NAME or not colon):
             names = ", ".join(sorted(k.name for k in KEYS.values() if k.namespace == PROJECT_NAME))
             raise ConfigError(full, config[full], f"unknown key; accepted keys are {names}")
 
