@@ -18,7 +18,8 @@ Not run in CI: a fresh run takes tens of minutes on two cores. Run it from the r
 It prints, per module: mutants, killed (a test failed, or it timed out), survived, no tests
 (no in-process test calls the function), other (suspicious, segfault), unchecked (the run was
 interrupted before them), and the score, killed / (mutants - skipped - unchecked); then every
-survivor and untested mutant with its diff.
+survivor and untested mutant with its diff, except those bench/equivalent-mutants.txt lists as
+equivalent (a change no test can tell from the code, with why).
 The workers run at low priority (nice 10) with CI=true (Hypothesis's derandomized profile, so
 two runs on the same code agree). mutmut's own log goes to mutants/bench-mutation.log.
 """
@@ -39,6 +40,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 MUTANTS = ROOT / "mutants"
 MUTMUT = Path(sys.executable).with_name("mutmut")
+EQUIVALENTS = ROOT / "bench" / "equivalent-mutants.txt"
 TARGET = 90.0  # percent killed per module (the project's aim)
 # mutmut's exit codes per mutant (mutmut/stats.py, status_by_exit_code), grouped as reported.
 KILLED = {1, 3, 24, -24, 36, 37, 152, 255}  # a test failed, or it timed out / type check
@@ -52,6 +54,18 @@ def modules() -> list[str]:
     """The files mutmut mutates, from pyproject.toml (the one place they are listed)."""
     config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["mutmut"]
     return list(config["only_mutate"])
+
+
+def equivalents() -> dict[str, str]:
+    """The survivors judged equivalent (no test can tell them from the code), with why."""
+    if not EQUIVALENTS.is_file():
+        return {}
+    listed = {}
+    for line in EQUIVALENTS.read_text().splitlines():
+        if line.startswith("infra."):
+            name, _, why = line.partition(": ")
+            listed[name] = why
+    return listed
 
 
 def mutant_pattern(module: str) -> str:
@@ -212,11 +226,22 @@ def main() -> int:
         sys.exit("no mutants/ directory: run without --report-only first")
     print()
     unkilled = report(selected)
-    print(f"\n{len(unkilled)} mutants not killed (survived, or no in-process test):\n")
+    known = equivalents()
+    new = [name for name in unkilled if name not in known]
+    print(
+        f"\n{len(unkilled)} mutants not killed (survived, or no in-process test); "
+        f"{len(unkilled) - len(new)} of them listed as equivalent in "
+        f"{EQUIVALENTS.relative_to(ROOT)}, {len(new)} not:\n"
+    )
     if args.no_diffs:
-        print("\n".join(unkilled))
+        print("\n".join(new))
     else:
-        show(unkilled)
+        show(new)
+    checked = {name for module in selected for name in results(module)}
+    stale = sorted(name for name in known if name in checked and name not in unkilled)
+    if stale:
+        print("listed as equivalent but killed now (remove them from the list):")
+        print("\n".join(stale))
     return 0
 
 
