@@ -683,10 +683,8 @@ def days(milliseconds: int | None) -> str:
     return f"{count:g} days" if count >= 1 else f"{milliseconds} ms"
 
 
-def timestamp(epoch_millis: int | None) -> str:
+def timestamp(epoch_millis: int) -> str:
     """An epoch time in milliseconds as UTC, e.g. 2026-11-28 07:49Z."""
-    if epoch_millis is None:
-        return "never"
     moment = datetime.fromtimestamp(epoch_millis / 1000, tz=UTC)
     return moment.strftime("%Y-%m-%d %H:%MZ")
 
