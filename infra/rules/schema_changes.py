@@ -534,9 +534,10 @@ def _partitioning(old: Mapping, new: Mapping) -> list[Change]:
                 "timePartitioning.type",
                 "partition_type",
                 Effect.REPLACE,
-                f"the partition type changes ({old_type} -> {new_type}): BigQuery cannot "
-                "repartition an existing table, so this needs a new table (pulumi up either "
-                f"fails or, replacing the table, deletes every stored event); {migrate}.",
+                f"the partition type changes ({old_type or 'unset'} -> {new_type or 'unset'}): "
+                "BigQuery cannot repartition an existing table, so this needs a new table "
+                "(pulumi up either fails or, replacing the table, deletes every stored event); "
+                f"{migrate}.",
                 old_type,
                 new_type,
             )
