@@ -7,6 +7,7 @@ Expected effects follow pulumi-gcp's table resource (its schema diff suppression
 from __future__ import annotations
 
 import copy
+import time
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -727,3 +728,414 @@ def test_an_expiration_set_or_brought_forward_expires_stored_events(old, new):
     assert change.effect == "expires"
     assert change.destructive
     assert "deletes" in change.message
+
+
+# --- every message whole, with the values verify reports as expected and live --------------
+
+R = "pulumi up would replace the table (delete it, then create it empty), losing every stored event"
+MIGRATE = (
+    "create a new table partitioned as wanted, migrate the events into it with a copy job "
+    "(CREATE TABLE ... PARTITION BY ... AS SELECT * FROM the old table), and adopt it"
+)
+TAG_A = "projects/p/locations/europe-west2/taxonomies/1/policyTags/a"
+TAG_B = "projects/p/locations/europe-west2/taxonomies/1/policyTags/b"
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        pytest.param(
+            [],
+            [{"name": "extra", "type": "STRING", "mode": "REQUIRED"}],
+            Change("extra", "added", Effect.REPLACE, "`extra` is a new REQUIRED column, which "
+                   f"existing rows cannot satisfy, so {R}; add it as NULLABLE instead.",
+                   None, "STRING REQUIRED"),
+            id="added REQUIRED",
+        ),
+        pytest.param(
+            [],
+            [{"name": "extra", "type": "INT64"}],
+            Change("extra", "added", Effect.IN_PLACE, "`extra` is a new NULLABLE column: pulumi "
+                   "up adds it in place; existing events read NULL for it.",
+                   None, "INTEGER NULLABLE"),
+            id="added NULLABLE",
+        ),
+        pytest.param(
+            [],
+            [{"name": "extra", "type": "STRING", "mode": "repeated"}],
+            Change("extra", "added", Effect.IN_PLACE, "`extra` is a new REPEATED column: pulumi "
+                   "up adds it in place; existing events read an empty array for it.",
+                   None, "STRING REPEATED"),
+            id="added REPEATED",
+        ),
+        pytest.param(
+            [{"name": "r", "type": "RECORD", "fields": [{"name": "a", "type": "STRING"},
+                                                        {"name": "b", "type": "STRING"}]}],
+            [{"name": "r", "type": "RECORD", "fields": [{"name": "a", "type": "STRING"}]}],
+            Change("r.b", "removed", Effect.REPLACE, "`r.b` is missing from the new schema: "
+                   f"pulumi-gcp cannot drop a nested column, so {R}; keep `r.b` in the schema "
+                   "and stop sending it.", "STRING NULLABLE", None),
+            id="removed nested",
+        ),
+        pytest.param(
+            [{"name": "r", "type": "RECORD", "fields": [{"name": "a", "type": "STRING"}]}],
+            [{"name": "r", "type": "RECORD"}],
+            Change("r.a", "removed", Effect.REPLACE, "`r.a` is missing from the new schema: "
+                   f"pulumi-gcp cannot drop a nested column, so {R}; keep `r.a` in the schema "
+                   "and stop sending it.", "STRING NULLABLE", None),
+            id="a record's fields all removed",
+        ),
+        pytest.param(
+            [{"name": "gone", "type": "STRING", "mode": "REQUIRED"}],
+            [{"name": "new", "type": "STRING"}],
+            Change("gone", "removed", Effect.REPLACE, "`gone` is missing from the new schema, "
+                   "which adds `new`: pulumi-gcp cannot tell a drop plus an add from a rename, "
+                   f"so {R}; keep `gone` in the schema, relaxed to NULLABLE, and stop sending it "
+                   "(to rename, add the new column and backfill it, keeping the old one).",
+                   "STRING REQUIRED", None),
+            id="removed with an addition",
+        ),
+        pytest.param(
+            [{"name": "gone", "type": "BOOL", "mode": "REPEATED"},
+             {"name": "kept", "type": "DATE"}],
+            [{"name": "kept", "type": "DATE"}],
+            Change("gone", "removed", Effect.DROP_COLUMN, "`gone` is missing from the new "
+                   "schema: pulumi up would drop it in place (ALTER TABLE DROP COLUMN), losing "
+                   "that column's data in every stored event; keep `gone` in the schema and "
+                   "stop sending it.", "BOOLEAN REPEATED", None),
+            id="dropped",
+        ),
+        pytest.param(
+            [{"name": "n", "type": "STRING"}],
+            [{"name": "n", "type": "INT64"}],
+            Change("n", "type", Effect.REPLACE, "`n` changes type STRING -> INTEGER: a column "
+                   f"cannot be retyped in place, so {R}; keep `n` as STRING and add a new column "
+                   "of type INTEGER instead (backfill it from the old one if needed).",
+                   "STRING", "INTEGER"),
+            id="retyped",
+        ),
+        pytest.param(
+            [{"name": "n", "type": "DECIMAL"}],
+            [{"name": "n", "type": "NUMERIC"}],
+            Change("n", "type", Effect.REPLACE, "`n` is DECIMAL in the existing table and "
+                   "NUMERIC in the new schema: BigQuery treats them as one type but pulumi-gcp "
+                   f"does not, so {R}; spell it DECIMAL, the legacy name the existing table "
+                   "reports.", "DECIMAL", "NUMERIC"),
+            id="a synonym for the old type",
+        ),
+        pytest.param(
+            [{"name": "n", "type": "STRING", "mode": "REQUIRED"}],
+            [{"name": "n", "type": "STRING"}],
+            Change("n", "mode", Effect.IN_PLACE, "`n` is relaxed REQUIRED -> NULLABLE: pulumi "
+                   "up changes it in place; nothing is lost.", "REQUIRED", "NULLABLE"),
+            id="relaxed",
+        ),
+        pytest.param(
+            [{"name": "n", "type": "STRING"}],
+            [{"name": "n", "type": "STRING", "mode": "REQUIRED"}],
+            Change("n", "mode", Effect.REPLACE, "`n` changes mode NULLABLE -> REQUIRED: only "
+                   f"REQUIRED -> NULLABLE can change in place, so {R}; keep `n` NULLABLE and "
+                   "make the app always send it.", "NULLABLE", "REQUIRED"),
+            id="made REQUIRED",
+        ),
+        pytest.param(
+            [{"name": "n", "type": "STRING", "mode": "REPEATED"}],
+            [{"name": "n", "type": "STRING", "mode": "REQUIRED"}],
+            Change("n", "mode", Effect.REPLACE, "`n` changes mode REPEATED -> REQUIRED: only "
+                   f"REQUIRED -> NULLABLE can change in place, so {R}; keep `n` REPEATED and "
+                   "add a new REQUIRED column instead (backfill it if needed).",
+                   "REPEATED", "REQUIRED"),
+            id="REPEATED made REQUIRED",
+        ),
+        pytest.param(
+            [{"name": "n", "type": "STRING", "policyTags": {"names": [TAG_B, TAG_A]}}],
+            [{"name": "n", "type": "STRING"}],
+            Change("n", "policy_tags", Effect.IN_PLACE, f"`n`'s policy tags change ({TAG_A}, "
+                   f"{TAG_B} -> none): pulumi up updates them in place, nothing is lost; without "
+                   "a tag its values are no longer masked for readers of the table.",
+                   (TAG_A, TAG_B), ()),
+            id="untagged",
+        ),
+        pytest.param(
+            [{"name": "n", "type": "STRING"}],
+            [{"name": "n", "type": "STRING", "policyTags": {"names": [TAG_A, TAG_B]}}],
+            Change("n", "policy_tags", Effect.IN_PLACE, f"`n`'s policy tags change (none -> "
+                   f"{TAG_A}, {TAG_B}): pulumi up updates them in place, nothing is lost.",
+                   (), (TAG_A, TAG_B)),
+            id="tagged",
+        ),
+        pytest.param(
+            [{"name": "n", "type": "STRING", "maxLength": "10"}],
+            [{"name": "n", "type": "STRING", "maxLength": "20"}],
+            Change("n", "maxLength", Effect.IN_PLACE, "`n`'s maxLength changes ('10' -> '20'): "
+                   "pulumi up updates it in place (if BigQuery refuses the new value the up "
+                   "fails, and nothing is lost).", "10", "20"),
+            id="an option changed",
+        ),
+        pytest.param(
+            [{"name": "n", "type": "NUMERIC"}],
+            [{"name": "n", "type": "NUMERIC", "precision": "10"}],
+            Change("n", "precision", Effect.IN_PLACE, "`n`'s precision changes (None -> '10'): "
+                   "pulumi up updates it in place (if BigQuery refuses the new value the up "
+                   "fails, and nothing is lost).", None, "10"),
+            id="an option set",
+        ),
+    ],
+)  # fmt: skip
+def test_each_schema_change_says_exactly_what_happens(old, new, expected):
+    """The first change, whole (a drop with an addition also reports the addition)."""
+    assert classify_schema(old, new)[0] == expected
+
+
+def _columns(count: int, prefix: str) -> list[dict]:
+    return [{"name": f"{prefix}{i}", "type": "STRING"} for i in range(1, count + 1)]
+
+
+@pytest.mark.parametrize(
+    ("added", "listed"),
+    [
+        (1, "`a1`"),
+        (5, "`a1`, `a2`, `a3`, `a4`, `a5`"),
+        (6, "`a1`, `a2`, `a3`, `a4`, `a5` and 1 more"),
+        (8, "`a1`, `a2`, `a3`, `a4`, `a5` and 3 more"),
+    ],
+)
+def test_a_drop_names_the_first_five_top_level_additions(added, listed):
+    old = [{"name": "gone", "type": "STRING"}]
+    drop = classify_schema(old, _columns(added, "a"))[0]
+    assert drop.message == (
+        f"`gone` is missing from the new schema, which adds {listed}: pulumi-gcp cannot tell a "
+        f"drop plus an add from a rename, so {R}; keep `gone` in the schema and stop sending it "
+        "(to rename, add the new column and backfill it, keeping the old one)."
+    )
+
+
+def _moved_note(moved: int) -> str:
+    """A note for 14 columns whose first `moved` are moved, in order, after the others."""
+    old = _columns(14, "c")
+    new = old[moved:] + old[:moved]
+    (note,) = schema_notes(old, new)
+    return note
+
+
+def test_a_column_order_note_names_five_moves_and_counts_the_rest():
+    five = (
+        "`c1` is column 1 in OLD, 10 in NEW; `c2` is column 2 in OLD, 11 in NEW; "
+        "`c3` is column 3 in OLD, 12 in NEW; `c4` is column 4 in OLD, 13 in NEW; "
+        "`c5` is column 5 in OLD, 14 in NEW"
+    )
+    assert _moved_note(5) == (
+        f"column order differs at the top level: {five} (order alone changes nothing)"
+    )
+    six = five.replace("10 in NEW", "9 in NEW").replace("11 in", "10 in").replace("12 in", "11 in")
+    six = six.replace("13 in NEW", "12 in NEW").replace("14 in NEW", "13 in NEW")
+    assert _moved_note(6) == (
+        f"column order differs at the top level: {six}; and 1 more (order alone changes nothing)"
+    )
+    assert _moved_note(7).endswith("; and 2 more (order alone changes nothing)")
+
+
+def test_type_spellings_are_noted_past_a_removed_column():
+    old = [{"name": "gone", "type": "STRING"}, {"name": "n", "type": "INTEGER"}]
+    assert schema_notes(old, [{"name": "n", "type": "INT64"}]) == (
+        "`n`: type INTEGER and INT64 are the same to pulumi-gcp and BigQuery (no change)",
+    )
+
+
+DAY_ON = {"type": "DAY", "field": "occurred_at"}
+COPY = "to move the table, copy it with a copy job (bq cp) and adopt the copy."
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        pytest.param(
+            {"tableReference": {"projectId": "ecf-bq", "datasetId": "d", "tableId": "events"}},
+            {"tableReference": {"projectId": "other", "datasetId": "d", "tableId": "events"}},
+            Change("tableReference.projectId", "table_id", Effect.REPLACE, "the table's "
+                   "projectId changes (ecf-bq -> other): pulumi up would create the new table "
+                   f"and delete the old one, losing every stored event; {COPY}",
+                   "ecf-bq", "other"),
+            id="another project",
+        ),
+        pytest.param(
+            {"timePartitioning": DAY_ON},
+            {},
+            Change("timePartitioning", "partitioning", Effect.REPLACE, "the table loses its "
+                   "time partitioning: BigQuery cannot repartition an existing table, so "
+                   f"{R}; {MIGRATE}.", "DAY on occurred_at", None),
+            id="partitioning lost",
+        ),
+        pytest.param(
+            {"timePartitioning": "none"},
+            {"timePartitioning": {"type": "hour"}},
+            Change("timePartitioning", "partitioning", Effect.REPLACE, "the table gains its "
+                   "time partitioning: BigQuery cannot repartition an existing table, so "
+                   f"{R}; {MIGRATE}.", None, "HOUR on ingestion time"),
+            id="partitioning gained",
+        ),
+        pytest.param(
+            {"timePartitioning": DAY_ON},
+            {"timePartitioning": {"type": "MONTH", "field": "occurred_at"}},
+            Change("timePartitioning.type", "partition_type", Effect.REPLACE, "the partition "
+                   "type changes (DAY -> MONTH): BigQuery cannot repartition an existing table, "
+                   "so this needs a new table (pulumi up either fails or, replacing the table, "
+                   f"deletes every stored event); {MIGRATE}.", "DAY", "MONTH"),
+            id="partition type",
+        ),
+        pytest.param(
+            {"timePartitioning": {"field": "occurred_at"}},
+            {"timePartitioning": DAY_ON},
+            Change("timePartitioning.type", "partition_type", Effect.REPLACE, "the partition "
+                   "type changes (unset -> DAY): BigQuery cannot repartition an existing table, "
+                   "so this needs a new table (pulumi up either fails or, replacing the table, "
+                   f"deletes every stored event); {MIGRATE}.", None, "DAY"),
+            id="partition type unset",
+        ),
+        pytest.param(
+            {"timePartitioning": DAY_ON},
+            {"timePartitioning": {"type": "DAY"}},
+            Change("timePartitioning.field", "partition_field", Effect.REPLACE, "the partition "
+                   "column changes (occurred_at -> ingestion time): pulumi-gcp replaces the "
+                   f"table for it, so {R}; {MIGRATE}.", "occurred_at", None),
+            id="partitioned by ingestion time",
+        ),
+        pytest.param(
+            {"timePartitioning": {"type": "DAY", "field": ""}},
+            {"timePartitioning": DAY_ON},
+            Change("timePartitioning.field", "partition_field", Effect.REPLACE, "the partition "
+                   "column changes (ingestion time -> occurred_at): pulumi-gcp replaces the "
+                   f"table for it, so {R}; {MIGRATE}.", None, "occurred_at"),
+            id="partitioned by a column",
+        ),
+        pytest.param(
+            {"timePartitioning": {**DAY_ON, "expirationMs": "7776000000"}},
+            {"timePartitioning": {**DAY_ON, "expirationMs": "86400000"}},
+            Change("timePartitioning.expirationMs", "partition_expiration", Effect.EXPIRES,
+                   "partition expiration changes (90 days -> 1 days): BigQuery then deletes "
+                   "every partition older than 1 days, with the events in it; leave the "
+                   "expiration as it is (Dataform sets it on the table).",
+                   7776000000, 86400000),
+            id="partition expiration shortened",
+        ),
+        pytest.param(
+            {"timePartitioning": DAY_ON},
+            {"timePartitioning": {**DAY_ON, "expirationMs": "3600000"}},
+            Change("timePartitioning.expirationMs", "partition_expiration", Effect.EXPIRES,
+                   "partition expiration changes (none -> 3600000 ms): BigQuery then deletes "
+                   "every partition older than 3600000 ms, with the events in it; leave the "
+                   "expiration as it is (Dataform sets it on the table).", None, 3600000),
+            id="partition expiration set",
+        ),
+        pytest.param(
+            {"timePartitioning": {**DAY_ON, "expirationMs": "86400000"}},
+            {"timePartitioning": {**DAY_ON, "expirationMs": "129600000"}},
+            Change("timePartitioning.expirationMs", "partition_expiration", Effect.IN_PLACE,
+                   "partition expiration changes (1 days -> 1.5 days): pulumi up updates it in "
+                   "place; partitions are kept longer, nothing is lost.", 86400000, 129600000),
+            id="partition expiration lengthened",
+        ),
+        pytest.param(
+            {"timePartitioning": {**DAY_ON, "expirationMs": "86400000"}},
+            {"timePartitioning": {**DAY_ON, "expirationMs": "0"}},
+            Change("timePartitioning.expirationMs", "partition_expiration", Effect.IN_PLACE,
+                   "partition expiration changes (1 days -> none): pulumi up updates it in "
+                   "place; partitions are kept longer, nothing is lost.", 86400000, None),
+            id="partition expiration cleared",
+        ),
+        pytest.param(
+            {"clustering": {"fields": ["event_type", "user_id"]}},
+            {},
+            Change("clustering.fields", "clustering", Effect.IN_PLACE, "clustering changes "
+                   "(event_type, user_id -> none): pulumi up updates it in place and new data is "
+                   "clustered the new way; nothing is lost.", ("event_type", "user_id"), ()),
+            id="clustering",
+        ),
+        pytest.param(
+            {},
+            {"requirePartitionFilter": True},
+            Change("requirePartitionFilter", "require_partition_filter", Effect.IN_PLACE,
+                   "requirePartitionFilter changes False -> True: pulumi up updates it in place, "
+                   "nothing is lost; queries without a filter on the partition column will then "
+                   "fail.", False, True),
+            id="partition filter required",
+        ),
+        pytest.param(
+            {"timePartitioning": {**DAY_ON, "requirePartitionFilter": True}},
+            {"timePartitioning": DAY_ON},
+            Change("requirePartitionFilter", "require_partition_filter", Effect.IN_PLACE,
+                   "requirePartitionFilter changes True -> False: pulumi up updates it in place, "
+                   "nothing is lost; queries no longer need a partition filter.", True, False),
+            id="the deprecated partition filter dropped",
+        ),
+        pytest.param(
+            {"encryptionConfiguration": {"kmsKeyName": KEY}},
+            {},
+            Change("encryptionConfiguration.kmsKeyName", "kms_key", Effect.REPLACE, "the "
+                   f"table's KMS key changes ({KEY} -> Google-managed): pulumi-gcp replaces the "
+                   f"table on any encryption change, so {R}; re-encrypt instead with a copy job "
+                   "into a new table (bq cp --destination_kms_key) and adopt that table.",
+                   KEY, None),
+            id="KMS key dropped",
+        ),
+        pytest.param(
+            {"expirationTime": "1893456000000"},
+            {},
+            Change("expirationTime", "table_expiration", Effect.IN_PLACE, "the table no longer "
+                   "expires (it was to be deleted at 2030-01-01 00:00Z): nothing is lost.",
+                   1893456000000, None),
+            id="table expiration cleared",
+        ),
+        pytest.param(
+            {"expirationTime": "0"},
+            {"expirationTime": "1800000000000"},
+            Change("expirationTime", "table_expiration", Effect.EXPIRES, "the table is set to "
+                   "expire at 2027-01-15 08:00Z: BigQuery then deletes it with every stored "
+                   "event; the events table must never expire, leave expirationTime unset.",
+                   None, 1800000000000),
+            id="table expiration set",
+        ),
+        pytest.param(
+            {"labels": {"team": "npq"}},
+            {"labels": {"team": "cpd"}},
+            Change("labels.team", "labels", Effect.IN_PLACE, "label team changes (npq -> cpd): "
+                   "pulumi up updates it in place; nothing is lost.", "npq", "cpd"),
+            id="label changed",
+        ),
+        pytest.param(
+            {"labels": {"team": "npq"}},
+            {},
+            Change("labels.team", "labels", Effect.IN_PLACE, "label team changes (npq -> unset): "
+                   "pulumi up updates it in place; nothing is lost.", "npq", None),
+            id="label removed",
+        ),
+    ],
+)  # fmt: skip
+def test_each_settings_change_says_exactly_what_happens(old, new, expected):
+    assert classify_settings(old, new) == (expected,)
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ({"tableReference": {"projectId": "p", "datasetId": "d", "tableId": "t"}}, {}),
+        ({}, {"tableReference": {"projectId": "p", "datasetId": "d", "tableId": "t"}}),
+        ({"tableReference": "p:d.t"}, {"tableReference": {"projectId": "p"}}),
+        ({"expirationTime": "0"}, {}),
+        ({"timePartitioning": {**DAY_ON, "expirationMs": 0}}, {"timePartitioning": DAY_ON}),
+    ],
+)
+def test_a_side_without_the_setting_is_no_change(old, new):
+    """A table reference on one side only, or not an object, says nothing; 0 is no expiry."""
+    assert classify_settings(old, new) == ()
+
+
+def test_times_are_shown_in_utc_whatever_the_local_zone(monkeypatch):
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    try:
+        (change,) = classify_settings({}, {"expirationTime": "1893456000000"})
+        assert change.message.startswith("the table is set to expire at 2030-01-01 00:00Z:")
+    finally:
+        monkeypatch.undo()
+        time.tzset()
