@@ -994,6 +994,15 @@ COPY = "to move the table, copy it with a copy job (bq cp) and adopt the copy."
         ),
         pytest.param(
             {"timePartitioning": DAY_ON},
+            {"timePartitioning": {"field": "occurred_at"}},
+            Change("timePartitioning.type", "partition_type", Effect.REPLACE, "the partition "
+                   "type changes (DAY -> unset): BigQuery cannot repartition an existing table, "
+                   "so this needs a new table (pulumi up either fails or, replacing the table, "
+                   f"deletes every stored event); {MIGRATE}.", "DAY", None),
+            id="partition type dropped",
+        ),
+        pytest.param(
+            {"timePartitioning": DAY_ON},
             {"timePartitioning": {"type": "DAY"}},
             Change("timePartitioning.field", "partition_field", Effect.REPLACE, "the partition "
                    "column changes (occurred_at -> ingestion time): pulumi-gcp replaces the "
@@ -1094,6 +1103,15 @@ COPY = "to move the table, copy it with a copy job (bq cp) and adopt the copy."
                    "event; the events table must never expire, leave expirationTime unset.",
                    None, 1800000000000),
             id="table expiration set",
+        ),
+        pytest.param(
+            {"expirationTime": "1893456000000"},
+            {"expirationTime": "1800000000000"},
+            Change("expirationTime", "table_expiration", Effect.EXPIRES, "the table is set to "
+                   "expire at 2027-01-15 08:00Z: BigQuery then deletes it with every stored "
+                   "event; the events table must never expire, leave expirationTime unset.",
+                   1893456000000, 1800000000000),
+            id="table expiration brought forward",
         ),
         pytest.param(
             {"labels": {"team": "npq"}},
