@@ -190,6 +190,24 @@ def test_type_and_mode_differences(staging, column, key, value, path, effect):
     assert drift(result)[path].effect == effect
 
 
+def test_column_order_is_a_note_in_the_verifiers_words(staging):
+    table = live_table(staging)
+    fields_of(table)[0:2] = fields_of(table)[1::-1]  # event_type first, occurred_at second
+    result = compare(staging, live_dataset(staging), table)
+    assert result.status == "match"
+    assert [f.as_json() for f in result.findings] == [
+        {
+            "level": "note",
+            "path": "schema",
+            "expected": None,
+            "actual": None,
+            "effect": "none",
+            "message": "column order differs at the top level: `event_type` is column 1 live, "
+            "2 in the code (order alone changes nothing)",
+        }
+    ]
+
+
 def test_type_aliases_and_case_are_not_drift(staging):
     table = live_table(staging)
     field(table, "user_id")["type"] = "string"
@@ -227,6 +245,22 @@ def test_undeclared_policy_tag_live_is_a_note(staging, tagged):
     assert notes(result)["schema.hidden_DATA.value.policyTags"].actual == [TAG]
 
 
+def test_undeclared_policy_tags_are_noted_on_every_tagged_column(staging, tagged):
+    table = live_table(tagged)
+    field(table, "user_id")["policyTags"] = {"names": [TAG]}  # a top-level column, then records
+    result = compare(staging, live_dataset(staging), table)
+    assert result.status == "match"
+    assert [(f.path, f.actual, f.message) for f in result.findings] == [
+        (
+            f"schema.{column}.policyTags",
+            [TAG],
+            "the live column has a policy tag and the code declares none; set hiddenPolicyTag "
+            "in Pulumi.staging.yaml to manage it",
+        )
+        for column in ("user_id", "hidden_DATA.value")
+    ]
+
+
 def _without_tags(table: dict) -> dict:
     table = copy.deepcopy(table)
     for f in field(table, "hidden_DATA")["fields"]:
@@ -242,6 +276,12 @@ def test_missing_table_would_be_created(staging):
     assert list(drift(result)) == ["table"]
     assert drift(result)["table"].effect == "create"
     assert result.effect == "create"
+
+
+def test_an_answer_without_a_type_is_a_table(staging):
+    table = live_table(staging)
+    table.pop("type")
+    assert compare(staging, live_dataset(staging), table).findings == ()
 
 
 def test_a_view_is_not_the_table(staging):
@@ -304,8 +344,16 @@ def test_key_version_partition_expiry_and_live_table_labels_are_not_drift(stagin
     assert result.status == "match"
     # Dataform's partition expiration stays Dataform's: a note, with the retention it implies.
     (note,) = result.findings
-    assert (note.level, note.path) == ("note", "table.timePartitioning.expirationMs")
-    assert "keeps only the events of the last 90 days" in note.message
+    assert (note.level, note.path, note.actual, note.effect) == (
+        "note",
+        "table.timePartitioning.expirationMs",
+        7776000000,
+        "none",
+    )
+    assert note.message == (
+        "partitions expire after 90 days (set by Dataform, not by this project): BigQuery "
+        "keeps only the events of the last 90 days"
+    )
 
 
 # -- expiry: BigQuery deletes what expires -------------------------------------------------
@@ -317,23 +365,41 @@ def test_a_live_table_that_expires_is_drift_that_expires(staging):
     result = compare(staging, live_dataset(staging), table)
     assert result.status == "drift" and result.effect == "expires"
     finding = drift(result)["table.expirationTime"]
-    assert "at 2030-01-01 00:00Z" in finding.message
-    assert "bq update --expiration 0 ecf-bq:npq_events_staging.events" in finding.message
+    assert (finding.expected, finding.actual) == (None, 1893456000000)
+    assert finding.message == (
+        "BigQuery deletes ecf-bq.npq_events_staging.events with every stored event at "
+        "2030-01-01 00:00Z; `pulumi up` keeps that (the program does not set expirationTime): "
+        "clear it now with `bq update --expiration 0 ecf-bq:npq_events_staging.events`"
+    )
 
 
 @pytest.mark.parametrize(
-    ("key", "flag"),
+    ("key", "message"),
     [
-        ("defaultTableExpirationMs", "--default_table_expiration 0"),
-        ("defaultPartitionExpirationMs", "--default_partition_expiration 0"),
+        (
+            "defaultTableExpirationMs",
+            "every table created in the dataset from now on is deleted 7 days after its "
+            "creation, with its events: a re-created events table, or a review app's, would be "
+            "lost; the code declares none and `pulumi up` does not clear it: clear it with "
+            "`bq update --default_table_expiration 0 ecf-bq:npq_events_staging`",
+        ),
+        (
+            "defaultPartitionExpirationMs",
+            "every partitioned table created in the dataset from now on deletes each partition "
+            "7 days after its day, with its events; the code declares none and `pulumi up` does "
+            "not clear it: clear it with "
+            "`bq update --default_partition_expiration 0 ecf-bq:npq_events_staging`",
+        ),
     ],
 )
-def test_a_dataset_default_expiration_is_drift_that_expires(staging, key, flag):
+def test_a_dataset_default_expiration_is_drift_that_expires(staging, key, message):
     dataset = live_dataset(staging)
-    dataset[key] = "3600000"
+    dataset[key] = "604800000"  # 7 days
     result = compare(staging, dataset, live_table(staging))
     assert result.effect == "expires"
-    assert f"bq update {flag} ecf-bq:npq_events_staging" in drift(result)[f"dataset.{key}"].message
+    finding = drift(result)[f"dataset.{key}"]
+    assert (finding.expected, finding.actual, finding.effect) == (None, 604800000, "expires")
+    assert finding.message == message
 
 
 def test_table_description_is_a_note_or_under_strict_drift(staging):
@@ -379,6 +445,23 @@ def test_dataset_default_key(staging):
     assert (finding.expected, finding.actual, finding.effect) == (KEY, OTHER_KEY, "in_place")
 
 
+@pytest.mark.parametrize("answer", [None, ""])
+def test_time_travel_left_out_of_the_answer_is_bigquerys_default(staging, answer):
+    dataset = live_dataset(staging)
+    dataset.pop("maxTimeTravelHours")
+    if answer is not None:
+        dataset["maxTimeTravelHours"] = answer
+    assert staging.dataset.max_time_travel_hours == 168
+    assert compare(staging, dataset, live_table(staging)).findings == ()
+
+
+def test_time_travel_that_is_not_a_number_is_shown_as_answered(staging):
+    dataset = live_dataset(staging)
+    dataset["maxTimeTravelHours"] = "a week"
+    finding = drift(compare(staging, dataset, live_table(staging)))["dataset.maxTimeTravelHours"]
+    assert (finding.expected, finding.actual) == (168, "a week")
+
+
 def test_time_travel_compares_as_numbers(staging):
     dataset = live_dataset(staging)
     dataset["maxTimeTravelHours"] = "168"
@@ -400,6 +483,29 @@ def test_declared_labels_must_be_present_with_their_values(staging):
         "npq-registration",
         None,
     )
+    assert [found[path].message for path in sorted(found)] == [
+        "`pulumi up` would set label environment=staging in place",
+        "`pulumi up` would add label service=npq-registration in place",
+    ]
+
+
+def test_adopting_a_stack_that_declares_labels_notes_each_one_the_up_after_sets(staging):
+    # `verify --adopt` on a stack file without `adopt: true`: its labels are declared.
+    dataset = live_dataset(staging)
+    dataset["labels"] = {"managed-by": "pulumi"}  # environment and service missing live
+    result = compare(staging, dataset, live_table(staging), adopt=True)
+    assert result.status == "match"
+    assert [(f.path, f.expected, f.actual, f.effect, f.message) for f in result.findings] == [
+        (
+            f"dataset.labels.{key}",
+            value,
+            None,
+            "none",
+            f"label {key}={value} is declared after the import: the up that follows the "
+            "adoption sets it in place (docs/adoption.md)",
+        )
+        for key, value in [("environment", "staging"), ("service", "npq-registration")]
+    ]
 
 
 def test_dataset_description_is_a_note_or_under_strict_drift(staging):
@@ -481,6 +587,17 @@ def test_adoption_makes_every_difference_drift_and_says_what_to_change(staging, 
     assert result.effect == "drop_column"
 
 
+def test_adoption_of_a_live_table_setting_says_to_change_the_code(staging):
+    table = live_table(staging)
+    table["requirePartitionFilter"] = True
+    result = compare(staging, live_dataset(staging), table, adopt=True)
+    assert drift(result)["table.requirePartitionFilter"].message == (
+        "requirePartitionFilter changes True -> False: pulumi up updates it in place, nothing "
+        "is lost; queries no longer need a partition filter; to adopt, change the code to "
+        "match the live table"
+    )
+
+
 @pytest.mark.parametrize(
     ("resource", "key", "value"),
     [
@@ -500,8 +617,21 @@ def test_adoption_predicts_the_import_differences_of_undeclared_live_properties(
     assert compare(staging, dataset, table).status == "match"
     result = compare(staging, dataset, table, adopt=True)
     finding = drift(result)[f"{resource}.{key}"]
-    assert finding.effect == "in_place"
-    assert "import the " + resource + " and then update it" in finding.message
+    assert (finding.expected, finding.actual, finding.effect) == (None, value, "in_place")
+    assert finding.message == (
+        f"the import reads {key} and the code does not declare it: the first `pulumi up` would "
+        f"import the {resource} and then update it to remove {key}, and the adoption preview "
+        "must show imports only; to adopt, clear it live first (the console, or the API's "
+        "patch with the field null)"
+    )
+
+
+@pytest.mark.parametrize("value", ["", {}, []])
+def test_an_empty_undeclared_live_property_is_no_import_difference(staging, value):
+    dataset, table = live_dataset(staging), live_table(staging)
+    dataset["friendlyName"] = table["friendlyName"] = value
+    dataset["resourceTags"] = table["tableConstraints"] = value
+    assert compare(staging, dataset, table, adopt=True).findings == ()
 
 
 def test_adoption_of_a_dataset_that_does_not_exist(staging):

@@ -158,7 +158,7 @@ def test_403_is_an_error_in_one_line_naming_the_stack(stub):
     stub.put(target().declaration)
     stub.fault(dataset_path(), Fault(status=403, times=None))
     result = check(stub)
-    assert result.status == "error"
+    assert (result.status, result.table) == ("error", "ecf-bq.npq_events_staging.events")
     assert result.error.startswith("access refused: BigQuery answered 403")
     assert stub.requests[dataset_path()] == 1  # not retried
 
