@@ -442,8 +442,9 @@ def _table_findings(declaration: Declaration, live: Mapping, mode: _Mode) -> lis
     comparable = _without_ignored(live)
     comparable.pop("expirationTime", None)  # judged above: pulumi up never clears it
     for change in schema_changes.classify_settings(comparable, _without_ignored(expected)):
-        # pulumi-gcp manages only the labels the code sets; others are left alone.
-        if change.change == "labels" and change.new is None:
+        # The table declares no labels (TableSpec has none), so every label difference is one
+        # only live: pulumi-gcp manages only the labels the code sets and leaves others alone.
+        if change.change == "labels":
             if mode.adopt and change.path != f"labels.{PULUMI_LABEL}":
                 findings.append(_live_only_label("table", change.path.split(".", 1)[1], change.old))
             continue
@@ -612,11 +613,6 @@ def _adopt_fix(change: schema_changes.Change, mode: _Mode) -> str:
         return f"set hiddenPolicyTag in {mode.stack_file} to the live tag, or change it live"
     if kind == "kms_key":
         return f"set kmsKey in {mode.stack_file} to the live key"
-    if kind == "labels":
-        return (
-            f"add the label to labels in {mode.stack_file}, or remove it live "
-            f"(`bq update --clear_label={change.path.split('.', 1)[-1]}`)"
-        )
     if kind == "clustering":
         return (
             "change the code to the live clustering, or update the live table "
