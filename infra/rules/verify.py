@@ -588,11 +588,12 @@ def _from_change(path: str, change: schema_changes.Change, mode: _Mode) -> Findi
             Effect.NONE,
             f"{change.message.rstrip('.')} (a note; --strict makes it drift)",
         )
-    level = NOTE if change.effect == Effect.NONE else DRIFT
+    # Every change the classifier reports is one `pulumi up` makes (its effect is never none):
+    # drift. Order and type spellings come as schema_notes instead.
     message = change.message
-    if mode.adopt and level == DRIFT:
+    if mode.adopt:
         message = f"{message.rstrip('.')}; to adopt, {_adopt_fix(change, mode)}"
-    return Finding(level, path, _plain(change.new), _plain(change.old), change.effect, message)
+    return Finding(DRIFT, path, _plain(change.new), _plain(change.old), change.effect, message)
 
 
 def _adopt_fix(change: schema_changes.Change, mode: _Mode) -> str:
