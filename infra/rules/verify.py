@@ -235,7 +235,7 @@ def _dataset_findings(declaration: Declaration, live: Mapping, mode: _Mode) -> l
         "dataset", expected.get("labels") or {}, live.get("labels") or {}, mode
     )
     findings += _description_finding(
-        "dataset.description", expected.get("description") or "", live.get("description"), mode
+        "dataset.description", expected["description"], live.get("description"), mode
     )
     return findings
 
