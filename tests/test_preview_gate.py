@@ -15,6 +15,8 @@ import sys
 import pytest
 
 from infra.rules import preview_gate as gate
+from infra.rules.effects import Effect
+from infra.rules.schema_changes import Change
 from tests.helpers import ROOT, run_cli
 
 PREVIEWS = ROOT / "tests" / "data" / "previews"
@@ -439,6 +441,179 @@ def test_a_dataset_whose_tables_expire_is_blocked():
     (change,) = verdict_of(document).blocked
     assert (change.kind, change.effect) == ("dataset", "expires")
     assert "7 days" in change.message
+
+
+TABLE_EXPIRES_2030 = (
+    "the table expires at 2030-01-01 00:00Z ({source}): BigQuery then deletes it with every "
+    "stored event; clear it (`bq update --expiration 0`) before any up."
+)
+SHORTER_PARTITIONS = (
+    "partition expiration changes ({old} -> 30 days): BigQuery then deletes every partition "
+    "older than 30 days, with the events in it; leave the expiration as it is (Dataform sets it "
+    "on the table)."
+)
+
+
+def test_a_table_expiry_names_its_date_and_where_it_comes_from():
+    """The program's expirationTime wins over the live one (an up would write it); the live
+    one alone still expires the table; the message says which, to the letter."""
+    document = _with_live(
+        load("update-clustering.json"), "table:Table", expirationTime="1924992000000"
+    )
+    step_of(document, "update")["newState"]["inputs"]["expirationTime"] = "1893456000000"
+    (change,) = verdict_of(document).blocked
+    assert (change.kind, change.action, change.effect, change.reasons, change.blocked) == (
+        "table",
+        "expires",
+        "expires",
+        ("expirationTime",),
+        True,
+    )
+    assert change.message == "the table would lose stored events: " + TABLE_EXPIRES_2030.format(
+        source="the program sets it"
+    )
+
+    document = _with_live(load("noop.json"), "table:Table", expirationTime="1893456000000")
+    (change,) = verdict_of(document).blocked
+    assert change.message == "the table would lose stored events: " + TABLE_EXPIRES_2030.format(
+        source="the live table has it"
+    )
+
+
+def test_every_loss_of_a_table_is_in_one_message():
+    document = _with_live(
+        load("update-clustering.json"),
+        "table:Table",
+        expirationTime="1893456000000",
+        timePartitioning=[{"expirationMs": "31536000000", "field": "occurred_at", "type": "DAY"}],
+    )
+    update = step_of(document, "update")
+    update["newState"]["inputs"]["timePartitioning"]["expirationMs"] = "2592000000"
+    (change,) = verdict_of(document).blocked
+    assert change.reasons == ("expirationTime", "timePartitioning.expirationMs")
+    assert change.message == (
+        "the table would lose stored events: "
+        + TABLE_EXPIRES_2030.format(source="the live table has it")
+        + " "
+        + SHORTER_PARTITIONS.format(old="365 days")
+    )
+
+
+@pytest.mark.parametrize(
+    ("live", "old"),
+    [
+        ({"expirationMs": "31536000000"}, "365 days"),
+        # pulumi-gcp's state holds a one-item block as a list of one object
+        ([{"expirationMs": "31536000000", "field": "occurred_at"}], "365 days"),
+        ({"expirationMs": "0"}, "none"),
+        (None, "none"),
+    ],
+)
+def test_a_shorter_partition_expiry_names_the_live_one(live, old):
+    document = _with_live(load("update-clustering.json"), "table:Table", timePartitioning=live)
+    step_of(document, "update")["newState"]["inputs"]["timePartitioning"]["expirationMs"] = (
+        "2592000000"
+    )
+    (change,) = verdict_of(document).blocked
+    assert change.message == "the table would lose stored events: " + SHORTER_PARTITIONS.format(
+        old=old
+    )
+
+
+@pytest.mark.parametrize("new", ["63072000000", "31536000000"])
+def test_a_longer_or_unchanged_partition_expiry_passes(new):
+    document = _with_live(
+        load("update-clustering.json"),
+        "table:Table",
+        timePartitioning={"expirationMs": "31536000000"},
+    )
+    step_of(document, "update")["newState"]["inputs"]["timePartitioning"]["expirationMs"] = new
+    verdict = verdict_of(document)
+    assert verdict.status == "pass"
+    assert [(c.action, c.blocked) for c in verdict.changes] == [("update", False)]
+
+
+def test_expiry_changes_record_the_live_and_the_coded_value():
+    """The expiry rules return the change with both sides, as every classifier's Change does."""
+    (change,) = gate._table_expiries(
+        {"expirationTime": "1924992000000"}, {"expirationTime": 1893456000000}
+    )
+    assert change == Change(
+        "expirationTime",
+        "table_expiration",
+        Effect.EXPIRES,
+        TABLE_EXPIRES_2030.format(source="the program sets it"),
+        1924992000000,
+        1893456000000,
+    )
+    (table, partitions) = gate._dataset_expiries(
+        {"defaultTableExpirationMs": "604800000"}, {"defaultPartitionExpirationMs": "5184000000"}
+    )
+    assert table == Change(
+        "defaultTableExpirationMs",
+        "dataset_expiration",
+        Effect.EXPIRES,
+        "the dataset's defaultTableExpirationMs is 7 days: every table created in the dataset is "
+        "deleted 7 days after it is made, with its events; clear it before any up.",
+        604800000,
+        None,
+    )
+    assert partitions == Change(
+        "defaultPartitionExpirationMs",
+        "dataset_expiration",
+        Effect.EXPIRES,
+        "the dataset's defaultPartitionExpirationMs is 60 days: every partition of a table "
+        "created in it is deleted 60 days after it is made, with its events; clear it before any "
+        "up.",
+        None,
+        5184000000,
+    )
+
+
+def test_a_dataset_expiry_the_program_sets_is_blocked_with_both_messages():
+    document = load("noop.json")
+    same = step_of(document, "same", "dataset:Dataset")
+    same["op"] = "update"
+    same["newState"]["inputs"]["defaultTableExpirationMs"] = "1209600000"
+    same["newState"]["inputs"]["defaultPartitionExpirationMs"] = 86400000
+    (change,) = verdict_of(document).blocked
+    assert (change.kind, change.action, change.reasons) == (
+        "dataset",
+        "expires",
+        ("defaultTableExpirationMs", "defaultPartitionExpirationMs"),
+    )
+    assert change.message == (
+        "the dataset would lose stored events: the dataset's defaultTableExpirationMs is 14 days: "
+        "every table created in the dataset is deleted 14 days after it is made, with its events; "
+        "clear it before any up. the dataset's defaultPartitionExpirationMs is 1 days: every "
+        "partition of a table created in it is deleted 1 days after it is made, with its events; "
+        "clear it before any up."
+    )
+
+
+def test_without_a_refresh_the_states_outputs_are_the_live_values():
+    """An unrefreshed preview is not vouched for, yet what it shows is still judged: the
+    update's old outputs (the state) hold the table's expiration."""
+    document = unrefreshed(load("update-clustering.json"))
+    step_of(document, "update")["oldState"]["outputs"]["expirationTime"] = "1893456000000"
+    verdict = verdict_of(document)
+    (change,) = verdict.blocked
+    assert change.message == "the table would lose stored events: " + TABLE_EXPIRES_2030.format(
+        source="the live table has it"
+    )
+    assert verdict.incomplete[0].startswith("the preview was not refreshed")
+
+
+def test_a_state_without_a_schema_output_is_diffed_from_its_old_inputs():
+    """The old side is the provider's outputs, else the inputs last applied."""
+    document = unrefreshed(load("update-clustering.json"))
+    update = step_of(document, "update")
+    del update["oldState"]["outputs"]["schema"]
+    old = json.loads(update["oldState"]["inputs"]["schema"])
+    old.append({"name": "app_version", "type": "STRING", "mode": "NULLABLE"})
+    update["oldState"]["inputs"]["schema"] = json.dumps(old)
+    (change,) = verdict_of(document).blocked
+    assert (change.action, change.reasons) == ("drop_column", ("app_version",))
 
 
 @pytest.mark.parametrize(
