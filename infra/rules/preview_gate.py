@@ -546,7 +546,8 @@ def _main_step(steps: Sequence[Step]) -> Step:
         for step in steps:
             if step.op == preferred:
                 return step
-    return steps[0]
+    # e.g. a read or discard after the refresh, which only reads the resource
+    return next((s for s in steps if s.op not in ("refresh", "same")), steps[0])
 
 
 def _reasons(steps: Sequence[Step]) -> tuple[str, ...]:
