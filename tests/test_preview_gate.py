@@ -697,3 +697,291 @@ def test_every_preview_and_up_of_the_project_refreshes_first():
 
     project = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())
     assert project["options"] == {"refresh": "always"}
+
+
+# --- every judgment to the letter: what the text and JSON reports carry -----------------------
+
+KMS_KEY = "projects/ecf-bq/locations/europe-west2/keyRings/ecf-key-ring/cryptoKeys/ecf-key"
+KMS_MEMBER = "serviceAccount:bq-123456789012@bigquery-encryption.iam.gserviceaccount.com"
+KMS_BINDING = f"roles/cloudkms.cryptoKeyEncrypterDecrypter on {KMS_KEY} for {KMS_MEMBER}"
+KMS_REACH = (
+    "every dataset and table encrypted with the key, in every environment and not only this "
+    "stack's, can no longer be read or written (queries fail, the app's events are rejected)"
+)
+BUCKET_URN = "urn:pulumi:production::npq-analytics::gcp:storage/bucket:Bucket::exports"
+
+
+def judged(change: gate.Judgment) -> tuple:
+    """A judgment as the JSON report shows it, bar the URN and type the fixture fixes."""
+    report = change.as_json()
+    return tuple(report[k] for k in ("kind", "resource", "action", "effect", "ops", "reasons"))
+
+
+def test_operations_the_gate_does_not_know_are_refused_by_name():
+    document = load("update-clustering.json")
+    update = step_of(document, "update")
+    update["op"] = "obliterate"
+    document["steps"].append({**copy.deepcopy(update), "op": "vaporise"})
+    (change,) = verdict_of(document).blocked
+    assert judged(change) == (
+        "table",
+        "ecf-bq.npq_events_staging.events",
+        "unknown",
+        "replace",
+        ["refresh", "obliterate", "vaporise"],
+        ["clusterings"],
+    )
+    assert change.message == (
+        "operation obliterate, vaporise on the table is not one the gate knows: it cannot tell "
+        "whether the data survives, so it refuses"
+    )
+
+
+def test_removing_every_guard_of_the_table_is_one_change_naming_each():
+    document = load("update-clustering.json")
+    new = step_of(document, "update")["newState"]
+    new["protect"] = False
+    new["inputs"]["deletionProtection"] = False
+    (change,) = verdict_of(document).blocked
+    assert judged(change) == (
+        "table",
+        "ecf-bq.npq_events_staging.events",
+        "unprotect",
+        "none",
+        ["refresh", "update"],
+        ["protect true -> false", "deletionProtection true -> false"],
+    )
+    assert change.message == (
+        "removes the table's protection against deletion (protect true -> false, "
+        "deletionProtection true -> false); the next change could then destroy it. "
+        "Decommissioning is done by hand, not through the pipeline (README, Pipelines)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        (True, None),  # an absent input is the provider's default, true
+        (False, False),  # already unguarded: this update removes nothing
+    ],
+)
+def test_a_guard_this_update_does_not_remove_passes(old, new):
+    document = load("update-clustering.json")
+    update = step_of(document, "update")
+    update["oldState"]["inputs"]["deletionProtection"] = old
+    if new is None:
+        del update["newState"]["inputs"]["deletionProtection"]
+    else:
+        update["newState"]["inputs"]["deletionProtection"] = new
+    verdict = verdict_of(document)
+    assert verdict.status == "pass"
+    assert [c.action for c in verdict.changes] == ["update"]
+
+
+def test_creating_an_unguarded_table_is_a_create_not_an_unprotect():
+    document = load("import-adoption.json")
+    table = next(s for s in document["steps"] if s["urn"] == TABLE_URN)
+    table["op"] = "create"
+    table["newState"]["inputs"]["deletionProtection"] = False
+    changes = {c.kind: c for c in verdict_of(document).changes}
+    assert judged(changes["table"]) == (
+        "table",
+        "ecf-bq.npq_events_production.events",
+        "create",
+        "create",
+        ["create"],
+        [],
+    )
+    assert (changes["table"].blocked, changes["table"].message) == (False, "created")
+
+
+def test_an_update_that_keeps_the_data_names_every_property():
+    document = load("update-clustering.json")
+    step_of(document, "update")["diffReasons"] = ["clusterings", "description"]
+    (change,) = verdict_of(document).changes
+    assert judged(change) == (
+        "table",
+        "ecf-bq.npq_events_staging.events",
+        "update",
+        "in_place",
+        ["refresh", "update"],
+        ["clusterings", "description"],
+    )
+    assert (change.blocked, change.message) == (
+        False,
+        "updated in place, its data kept (clusterings, description)",
+    )
+
+
+def test_a_read_of_a_guarded_resource_passes_under_its_own_name():
+    document = load("update-clustering.json")
+    step_of(document, "update")["op"] = "read"
+    document["changeSummary"] = {"read": 1, "same": 4}
+    verdict = verdict_of(document)
+    assert verdict.status == "pass"
+    (change,) = verdict.changes
+    assert (change.action, change.effect, change.blocked, change.message) == (
+        "read",
+        "none",
+        False,
+        "read (clusterings)",
+    )
+
+
+def test_replacing_the_kms_grant_says_the_binding_goes_with_it():
+    document = load("delete-kms-grant.json")
+    step_of(document, "delete", "CryptoKeyIAMMember")["op"] = "replace"
+    (change,) = verdict_of(document).blocked
+    assert judged(change) == (
+        "KMS grant",
+        KMS_BINDING,
+        "replace",
+        "replace",
+        ["refresh", "replace"],
+        [],
+    )
+    assert change.message == (
+        "a replace deletes the old member, and with it the binding through which BigQuery's "
+        f"encryption service account uses the key: {KMS_REACH}"
+    )
+
+
+def test_moving_the_table_names_both_places():
+    """A replace that moves the table to another dataset shows where it was and where it goes,
+    from the logical step (the refresh before it only knows the old place)."""
+    document = load("replace-table.json")
+    for step in document["steps"]:
+        if step["op"] in ("replace", "create-replacement"):
+            step["newState"]["inputs"]["datasetId"] = "npq_events_archive"
+    (change,) = verdict_of(document).blocked
+    assert change.resource == (
+        "ecf-bq.npq_events_production.events -> ecf-bq.npq_events_archive.events"
+    )
+
+
+def _step(op: str, old: dict | None = None, new: dict | None = None, urn: str = TABLE_URN):
+    state = lambda props: None if props is None else {"custom": True, **props}  # noqa: E731
+    return gate.Step(op, urn, state(old), state(new))
+
+
+@pytest.mark.parametrize(
+    ("ops", "main"),
+    [
+        (("refresh", "delete-replaced", "replace", "create-replacement"), 2),
+        (("refresh", "delete-replaced", "import-replacement"), 2),
+        (("refresh", "delete"), 1),
+        (("refresh", "import"), 1),
+        (("import", "update"), 1),
+        (("refresh", "create"), 1),
+        (("refresh", "read"), 1),
+        (("refresh", "discard"), 1),
+        (("refresh", "same"), 0),
+    ],
+)
+def test_the_logical_step_describes_the_change(ops, main):
+    steps = [gate.Step(op, TABLE_URN, {}, {}) for op in ops]
+    assert gate._main_step(steps) is steps[main]
+
+
+@pytest.mark.parametrize(
+    ("type_", "old", "new", "expected"),
+    [
+        # the state keeps ids in its outputs when the inputs leave them out
+        (
+            gate.TABLE_TYPE,
+            {"inputs": {}, "outputs": {"project": "p", "datasetId": "d", "tableId": "t"}},
+            None,
+            "p.d.t",
+        ),
+        (
+            gate.TABLE_TYPE,
+            {"inputs": {}, "outputs": {"project": "p", "datasetId": "d", "tableId": "t"}},
+            {"inputs": {}, "outputs": {"project": "p", "datasetId": "e", "tableId": "t"}},
+            "p.d.t -> p.e.t",
+        ),
+        (gate.TABLE_TYPE, {"inputs": {"datasetId": "d", "tableId": "t"}}, None, "d.t"),
+        (gate.TABLE_TYPE, {"inputs": {"project": "p", "tableId": "t"}}, None, ""),
+        (gate.TABLE_TYPE, {"inputs": {"project": "p", "datasetId": "d"}}, None, ""),
+        (gate.DATASET_TYPE, {"inputs": {"datasetId": "d"}}, None, "d"),
+        (gate.DATASET_TYPE, {"inputs": {"project": "p", "tableId": "t"}}, None, ""),
+        (
+            gate.KMS_GRANT_TYPE,
+            {"inputs": {"cryptoKeyId": "k", "role": "r", "member": "m"}},
+            None,
+            "r on k for m",
+        ),
+    ],
+)
+def test_the_resource_is_named_from_inputs_and_outputs(type_, old, new, expected):
+    urn = f"urn:pulumi:production::npq-analytics::{type_}::x"
+    assert gate.describe(_step("delete" if new is None else "replace", old, new, urn)) == expected
+
+
+def test_replace_reasons_come_from_replacing_diffs_before_other_diffs():
+    document = load("replace-table.json")
+    for step in document["steps"]:
+        step.pop("replaceReasons", None)
+        if step.get("detailedDiff"):
+            step["diffReasons"] = ["description", "schema"]
+            step["detailedDiff"]["description"] = {"kind": "update", "inputDiff": False}
+    (change,) = verdict_of(document).blocked
+    assert change.reasons == ("schema",)
+
+
+# --- adoption: anything but imports, to the letter ---------------------------------------------
+
+
+def _with_bucket(document: dict, *ops: str) -> dict:
+    """A custom resource the gate does not guard, with these steps."""
+    state = {"custom": True, "type": "gcp:storage/bucket:Bucket", "inputs": {"name": "exports"}}
+    for op in ops:
+        document["steps"].append(
+            {"op": op, "urn": BUCKET_URN, "oldState": state, "newState": state}
+        )
+    return document
+
+
+@pytest.mark.parametrize(
+    ("ops", "action", "effect", "extra"),
+    [
+        (("create",), "create", "create", "create"),
+        (("refresh", "update"), "update", "in_place", "update"),
+        (("refresh", "delete"), "delete", "none", "delete"),
+        (
+            ("refresh", "delete-replaced", "replace", "create-replacement"),
+            "replace",
+            "none",
+            "delete-replaced, replace, create-replacement",
+        ),
+    ],
+)
+def test_adoption_names_every_other_operation_on_an_unguarded_resource(ops, action, effect, extra):
+    document = _with_bucket(load("import-adoption.json"), *ops)
+    (change,) = verdict_of(document, adoption=True).blocked
+    assert judged(change) == (
+        "gcp:storage/bucket:Bucket",
+        "",
+        action,
+        effect,
+        list(ops),
+        [],
+    )
+    assert change.message == (
+        f"{extra} of the gcp:storage/bucket:Bucket during adoption: the adoption preview must "
+        "show only imports (fix the code or the live resource first)"
+    )
+
+
+@pytest.mark.parametrize("severity", ["warning", "error"])
+def test_adoption_blocks_an_import_pulumi_warns_or_errs_about(severity):
+    document = _with_bucket(load("import-adoption.json"), "import")
+    document["diagnostics"] = [
+        {"urn": BUCKET_URN, "message": "error: bucket\n  not found\n", "severity": severity},
+        {"urn": BUCKET_URN, "message": "info only", "severity": "info"},
+    ]
+    (change,) = verdict_of(document, adoption=True).blocked
+    assert judged(change) == ("gcp:storage/bucket:Bucket", "", "import", "none", ["import"], [])
+    assert change.message == (
+        "the import of the gcp:storage/bucket:Bucket will fail or is suspect: error: bucket not "
+        "found (run `npq-events verify --adopt` and make code and live agree)"
+    )
