@@ -985,3 +985,253 @@ def test_adoption_blocks_an_import_pulumi_warns_or_errs_about(severity):
         "the import of the gcp:storage/bucket:Bucket will fail or is suspect: error: bucket not "
         "found (run `npq-events verify --adopt` and make code and live agree)"
     )
+
+
+# --- input that is not a preview, named to the letter ------------------------------------------
+
+
+def _set(path: tuple, value: object):
+    """A change to the document: `value` at `path`, or the key removed when value is ..."""
+
+    def mutate(document: dict) -> None:
+        *parents, last = path
+        target = document
+        for key in parents:
+            target = target[key]
+        if value is ...:
+            del target[last]
+        else:
+            target[last] = value
+
+    return mutate
+
+
+@pytest.mark.parametrize(
+    ("mutate", "expected"),
+    [
+        (_set(("steps",), {}), "steps: expected a list, found an object"),
+        (_set(("steps", 0), 5), "steps[0]: expected an object, found a number"),
+        (_set(("steps", 0, "op"), 5), "steps[0].op: expected a string, found a number"),
+        (_set(("steps", 0, "op"), True), "steps[0].op: expected a string, found a boolean"),
+        (_set(("steps", 0, "urn"), ...), "steps[0].urn: expected a string, found null"),
+        (
+            _set(("steps", 6, "detailedDiff"), ["schema"]),
+            "steps[6].detailedDiff: expected an object of {kind, inputDiff}",
+        ),
+        (
+            _set(("steps", 6, "detailedDiff"), {"schema": "update"}),
+            "steps[6].detailedDiff: expected an object of {kind, inputDiff}",
+        ),
+        (
+            _set(("steps", 6, "diffReasons"), [1]),
+            "steps[6].diffReasons: expected a list of property names",
+        ),
+        (
+            _set(("steps", 6, "replaceReasons"), [1]),
+            "steps[6].replaceReasons: expected a list of property names",
+        ),
+        (
+            _set(("steps", 6, "diffReasons"), "schema"),
+            "steps[6].diffReasons: expected a list, found a string",
+        ),
+        (_set(("diagnostics",), {}), "diagnostics: expected a list, found an object"),
+        (_set(("diagnostics",), ["x"]), "diagnostics[0]: expected an object, found a string"),
+        (
+            _set(("diagnostics",), [{"message": "x"}]),
+            "diagnostics[0].severity: expected a string, found null",
+        ),
+        (
+            _set(("diagnostics",), [{"message": "x", "severity": "fatal"}]),
+            "diagnostics[0].severity: 'fatal' is not one of debug, error, info, infoerr, warning",
+        ),
+        (
+            _set(("diagnostics",), [{"message": 5, "severity": "warning"}]),
+            "diagnostics[0].message: expected a string, found a number",
+        ),
+        (
+            _set(("diagnostics",), [{"urn": 5, "severity": "warning"}]),
+            "diagnostics[0].urn: expected a string, found a number",
+        ),
+        (
+            _set(("changeSummary",), {"same": "6"}),
+            "changeSummary: expected an object of operation counts",
+        ),
+        (_set(("maybeCorrupt",), "yes"), "maybeCorrupt: expected true or false"),
+    ],
+)
+def test_every_wrong_shape_is_named_to_the_letter(mutate, expected):
+    document = load("update-clustering.json")
+    mutate(document)
+    with pytest.raises(gate.PreviewError) as caught:
+        gate.parse_preview(document)
+    assert str(caught.value) == expected
+
+
+def test_a_diagnostic_needs_only_its_severity_and_json_shows_warnings_and_errors():
+    document = load("update-clustering.json")
+    document["diagnostics"] = [
+        {"severity": "warning"},
+        {"severity": "error", "message": "", "urn": TABLE_URN},
+        {"severity": "info", "message": "Refreshing"},
+    ]
+    report = verdict_of(document).as_json()
+    assert report["diagnostics"] == [
+        {"severity": "warning", "urn": None, "message": ""},
+        {"severity": "error", "urn": TABLE_URN, "message": ""},
+    ]
+
+
+def test_a_summary_alone_is_a_preview():
+    preview = gate.parse_preview({"changeSummary": {"same": 6}})
+    assert (preview.steps, preview.change_summary) == ((), (("same", 6),))
+
+
+NOOP_TEXT = (PREVIEWS / "noop.json").read_text()
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # a line starting with "{" that is not JSON, before the document
+        "{policy pack npq-guards: installing}\n" + NOOP_TEXT,
+        "Installing policy pack npq-guards 0.1.0...\n" + NOOP_TEXT + "Update plan written\n",
+    ],
+)
+def test_the_document_is_found_among_other_lines(text):
+    assert verdict_of_text(text).status == "pass"
+
+
+def verdict_of_text(text: str) -> gate.Verdict:
+    return gate.judge(gate.read_preview(text))
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            # the first document has an object that starts a line of its own
+            '{"maybeCorrupt": false,\n"changeSummary":\n{"same": 6}}\n' + NOOP_TEXT,
+            "2 JSON documents, expected the output of one `pulumi preview --json`: the gate would "
+            "judge only one of them",
+        ),
+        (
+            'Installing policy pack...\n{"steps": ' + "[" * 100_000,
+            "nested too deeply to be a preview (expected the output of `pulumi preview --json`)",
+        ),
+    ],
+)
+def test_what_the_gate_cannot_read_among_other_lines_is_refused(text, expected):
+    with pytest.raises(gate.PreviewError) as caught:
+        gate.read_preview(text)
+    assert str(caught.value) == expected
+
+
+# --- what the gate cannot vouch for, to the letter ---------------------------------------------
+
+
+def _summary_of_two_updates(document: dict) -> dict:
+    document["changeSummary"] = {"same": 4, "update": 2}
+    return document
+
+
+@pytest.mark.parametrize(
+    ("document", "expected"),
+    [
+        (
+            {"steps": []},
+            "the preview has no changeSummary, which a finished `pulumi preview --json` always "
+            "prints: it did not finish, or is not whole",
+        ),
+        (
+            {**load("noop.json"), "maybeCorrupt": True},
+            "Pulumi reports that the stack's state may be corrupt (maybeCorrupt)",
+        ),
+        (
+            unrefreshed(load("noop.json")),
+            "the preview was not refreshed: it compares the code with Pulumi's state, not with the "
+            "live tables (a column added by hand, a stale setting); run `pulumi preview "
+            "--refresh`, or keep `options: refresh: always` in Pulumi.yaml",
+        ),
+        (
+            _summary_of_two_updates(load("update-clustering.json")),
+            "changeSummary counts 2 update but the preview lists 1: it cannot tell which "
+            "resources change",
+        ),
+    ],
+)
+def test_why_a_preview_cannot_be_vouched_for_is_said_whole(document, expected):
+    verdict = verdict_of(document)
+    assert verdict.incomplete == (expected,)
+
+
+def test_a_step_without_the_state_it_needs_is_named_and_the_rest_still_read():
+    document = load("replace-table.json")
+    step_of(document, "replace")["newState"] = None
+    step_of(document, "create-replacement")["newState"]["inputs"]["deletionProtection"] = "[x]"
+    assert verdict_of(document).incomplete == (
+        "the replace of table ecf-bq.npq_events_production.events carries no old or new state: "
+        "it cannot be judged",
+        "the create-replacement of table ecf-bq.npq_events_production.events: "
+        'deletionProtection in the new inputs is "[x]", not true or false (a secret?), so the '
+        "gate cannot tell whether it still guards it",
+    )
+
+    document = load("update-clustering.json")
+    step_of(document, "update")["oldState"] = None
+    assert verdict_of(document).incomplete == (
+        "the update of table ecf-bq.npq_events_staging.events carries no old or new state: it "
+        "cannot be judged",
+    )
+
+
+def test_a_state_schema_it_cannot_read_is_named():
+    document = load("update-clustering.json")
+    step_of(document, "update")["oldState"]["outputs"]["schema"] = "04da6b54-80e4-46f7"
+    assert verdict_of(document).incomplete == (
+        "the update of table ecf-bq.npq_events_staging.events: the state's schema cannot be read "
+        "(a secret, a value unknown until apply, or not a list of fields), so the gate cannot "
+        "tell which columns the provider would drop",
+    )
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "{}",
+        '[{"type": "STRING"}]',
+        '[{"name": "DATA", "fields": [{"type": "STRING"}]}]',
+        '[{"name": "DATA", "fields": {"name": "key"}}]',
+    ],
+)
+def test_a_code_schema_that_is_json_but_not_fields_cannot_be_read(text):
+    document = _update_dropping_a_live_column()
+    step_of(document, "update")["newState"]["inputs"]["schema"] = text
+    assert verdict_of(document).incomplete == (
+        "the update of table ecf-bq.npq_events_staging.events: the code's schema cannot be read "
+        "(a secret, a value unknown until apply, or not a list of fields), so the gate cannot "
+        "tell which columns the provider would drop",
+    )
+
+
+def test_guards_it_cannot_read_are_named_for_every_resource():
+    document = load("noop.json")
+    step_of(document, "same", "dataset:Dataset")["newState"]["inputs"][
+        "deleteContentsOnDestroy"
+    ] = "[secret]"
+    step_of(document, "same", "table:Table")["newState"]["inputs"]["deletionProtection"] = (
+        "[secret]"
+    )
+    assert verdict_of(document).incomplete == (
+        "the same of dataset ecf-bq.npq_events_production: deleteContentsOnDestroy in the new "
+        'inputs is "[secret]", not true or false (a secret?), so the gate cannot tell whether it '
+        "still guards it",
+        "the same of table ecf-bq.npq_events_production.events: deletionProtection in the new "
+        'inputs is "[secret]", not true or false (a secret?), so the gate cannot tell whether it '
+        "still guards it",
+    )
+
+
+def test_judging_is_the_plain_gate_unless_adoption_is_asked_for():
+    preview = gate.parse_preview(load("update-clustering.json"))
+    assert gate.judge(preview).status == "pass"
+    assert gate.judge(preview, adoption=True).status == "blocked"
