@@ -390,7 +390,9 @@ def _json_kind(value: Any) -> str:
 
 def _urn_part(urn: str, part: str) -> str:
     match = _URN_RE.fullmatch(urn)
-    return match[part] if match else ""
+    if match is None:  # _parse_step refuses such a step; only code can build one
+        raise ValueError(f"{urn!r} is not a Pulumi URN")
+    return match[part]
 
 
 # --- judging ---------------------------------------------------------------------------------
