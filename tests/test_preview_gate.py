@@ -873,6 +873,10 @@ def _step(op: str, old: dict | None = None, new: dict | None = None, urn: str = 
         (("refresh", "import"), 1),
         (("import", "update"), 1),
         (("refresh", "create"), 1),
+        # the precedence, whatever the order listed
+        (("create", "delete"), 1),
+        (("create", "import"), 1),
+        (("read", "create"), 1),
         (("refresh", "read"), 1),
         (("refresh", "discard"), 1),
         (("refresh", "same"), 0),
@@ -881,6 +885,11 @@ def _step(op: str, old: dict | None = None, new: dict | None = None, urn: str = 
 def test_the_logical_step_describes_the_change(ops, main):
     steps = [gate.Step(op, TABLE_URN, {}, {}) for op in ops]
     assert gate._main_step(steps) is steps[main]
+
+
+def test_a_step_built_with_a_wrong_urn_says_so():
+    with pytest.raises(ValueError, match=r"^'stack' is not a Pulumi URN$"):
+        _ = gate.Step("same", "stack", None, None).type
 
 
 @pytest.mark.parametrize(
